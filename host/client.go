@@ -1,0 +1,366 @@
+// Package host starts plugwire plugin binaries and uses what they serve.
+//
+// A host makes a Client per plugin binary with NewClient, dispenses the
+// plugin's Builder or Command (or any go-plugin net/rpc plugin named in
+// Config.Plugins), calls it as if it were local, and Kills the client when
+// done. CleanupClients kills every client at once, for a host's exit path.
+package host
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire/internal/muxconn"
+	"github.com/plugwire/plugwire/internal/wire"
+	"github.com/plugwire/plugwire/shared"
+)
+
+// Client is one plugin process and its connection. It is safe for
+// concurrent use. The process is started by the first Dispense.
+type Client struct {
+	cfg    Config
+	name   string // the plugin's name in logs and errors
+	logger hclog.Logger
+
+	startMu  sync.Mutex // serialises start
+	started  bool
+	startErr error
+
+	mu       sync.Mutex // guards the fields below
+	killed   bool
+	cmd      *exec.Cmd
+	lifeline *os.File
+	conn     *muxconn.Conn
+	rpc      *plugin.RPCClient
+
+	exited  chan struct{} // closed once the process is reaped
+	exitErr error         // how it ended; set before exited is closed
+	tail    tail
+
+	killOnce sync.Once
+}
+
+// NewClient returns a client for the plugin cfg describes. Nothing is
+// started until the first Dispense; a bad Config is reported there.
+func NewClient(cfg *Config) *Client {
+	c := &Client{exited: make(chan struct{})}
+	if cfg != nil {
+		c.cfg = *cfg
+	}
+	c.name = "plugin"
+	if c.cfg.Cmd != nil {
+		c.name = filepath.Base(c.cfg.Cmd.Path)
+	}
+	if c.cfg.MinPort == 0 {
+		c.cfg.MinPort = DefaultMinPort
+	}
+	if c.cfg.MaxPort == 0 {
+		c.cfg.MaxPort = DefaultMaxPort
+	}
+	if c.cfg.StartTimeout == 0 {
+		c.cfg.StartTimeout = DefaultStartTimeout
+	}
+	if c.cfg.KillGrace == 0 {
+		c.cfg.KillGrace = DefaultKillGrace
+	}
+	if c.cfg.Plugins == nil {
+		c.cfg.Plugins = map[string]plugin.Plugin{
+			shared.BuilderPluginName: &shared.BuilderPlugin{},
+			shared.CommandPluginName: &shared.CommandPlugin{},
+		}
+	}
+	c.logger = c.cfg.Logger
+	if c.logger == nil {
+		c.logger = hclog.New(&hclog.LoggerOptions{Name: "plugwire", Level: hclog.Info})
+	}
+	c.logger = c.logger.Named(c.name)
+	registry.add(c)
+	return c
+}
+
+// Exited reports whether the plugin process has exited (and been reaped).
+func (c *Client) Exited() bool {
+	select {
+	case <-c.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// check validates the configuration.
+func (c *Client) check() error {
+	cmd := c.cfg.Cmd
+	switch {
+	case cmd == nil:
+		return errors.New("host: Config.Cmd is nil: it names the plugin binary to start")
+	case cmd.Process != nil:
+		return fmt.Errorf("host: Config.Cmd for %s was already started; give each Client a fresh exec.Cmd", cmd.Path)
+	case cmd.Stdout != nil || cmd.Stderr != nil:
+		return fmt.Errorf("host: Config.Cmd for %s has Stdout or Stderr set; plugwire reads them (use Config.Stdout and Config.Logger)", cmd.Path)
+	case c.cfg.StartTimeout < 0:
+		return fmt.Errorf("host: Config.StartTimeout %v is negative", c.cfg.StartTimeout)
+	case c.cfg.KillGrace < 0:
+		return fmt.Errorf("host: Config.KillGrace %v is negative", c.cfg.KillGrace)
+	}
+	if err := wire.CheckPortRange(c.cfg.MinPort, c.cfg.MaxPort); err != nil {
+		return fmt.Errorf("host: Config.%v", err)
+	}
+	return nil
+}
+
+// start starts the plugin once and returns its RPC client.
+func (c *Client) start() (*plugin.RPCClient, error) {
+	c.startMu.Lock()
+	defer c.startMu.Unlock()
+	if !c.started {
+		c.started = true
+		c.startErr = c.launch()
+		if c.startErr != nil {
+			c.logger.Debug("plugin failed to start", "error", c.startErr)
+		}
+	}
+	if c.startErr != nil {
+		return nil, c.startErr
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.killed {
+		return nil, fmt.Errorf("%w: %s was killed by Client.Kill", ErrProcessExited, c.name)
+	}
+	return c.rpc, nil
+}
+
+// launch starts the process, reads its address line, connects and proves
+// the secret. On failure the process is killed and reaped.
+func (c *Client) launch() error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	secret, err := wire.NewSecret()
+	if err != nil {
+		return fmt.Errorf("host: %w", err)
+	}
+	cmd := c.cfg.Cmd
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	env = append(slices.Clip(env),
+		wire.EnvMinPort+"="+strconv.Itoa(c.cfg.MinPort),
+		wire.EnvMaxPort+"="+strconv.Itoa(c.cfg.MaxPort),
+		wire.EnvSecret+"="+secret.Env(),
+		wire.EnvConnectTimeout+"="+c.cfg.StartTimeout.String(),
+	)
+	var lifeline *os.File
+	if cmd.Stdin == nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fmt.Errorf("host: creating lifeline pipe for %s: %w", c.name, err)
+		}
+		defer r.Close()
+		cmd.Stdin, lifeline = r, w
+		env = append(env, wire.EnvLifeline+"="+wire.LifelineStdin)
+	}
+	cmd.Env = env
+
+	addrCh := make(chan string, 1)
+	stdout := &lineWriter{max: wire.MaxAddressLine + 1}
+	stdout.emit = func(line string) {
+		stdout.emit = c.stdoutLine
+		stdout.max = maxLine
+		addrCh <- line
+	}
+	stderr := &lineWriter{max: maxLine, emit: (&stderrLogger{l: c.logger, tail: &c.tail}).line}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// A grandchild that inherited the plugin's stdout or stderr must not
+	// keep Wait, and so Kill, from returning.
+	cmd.WaitDelay = time.Second
+
+	deadline := time.Now().Add(c.cfg.StartTimeout)
+	if err := cmd.Start(); err != nil {
+		if lifeline != nil {
+			_ = lifeline.Close()
+		}
+		return fmt.Errorf("host: starting plugin %s: %w", cmd.Path, err)
+	}
+	c.mu.Lock()
+	c.cmd, c.lifeline = cmd, lifeline
+	killed := c.killed
+	c.mu.Unlock()
+	c.logger.Debug("plugin started", "path", cmd.Path, "pid", cmd.Process.Pid)
+	go c.wait(stdout, stderr)
+	if killed {
+		c.forceKill()
+		<-c.exited
+		return c.exitErr
+	}
+
+	err = c.connect(addrCh, secret, deadline)
+	if err != nil {
+		c.forceKill()
+		<-c.exited
+		if errors.Is(err, ErrProcessExited) {
+			return c.exitErr
+		}
+	}
+	return err
+}
+
+// connect waits for the address line, dials it and proves the secret.
+func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time.Time) error {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	var line string
+	select {
+	case line = <-addrCh:
+	case <-c.exited:
+		return ErrProcessExited
+	case <-timer.C:
+		return fmt.Errorf("host: %w: %s printed no address line within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)
+	}
+	addr, err := wire.ParseAddress(line)
+	if err != nil {
+		return fmt.Errorf("host: %s: %w", c.name, err)
+	}
+	d := net.Dialer{Deadline: deadline}
+	raw, err := d.Dial("tcp", addr)
+	if err != nil {
+		if c.waitExit(100 * time.Millisecond) {
+			return ErrProcessExited
+		}
+		return fmt.Errorf("host: connecting to %s at %s: %w", c.name, addr, err)
+	}
+	if err := wire.Prove(raw, secret, deadline); err != nil {
+		_ = raw.Close()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("host: %w: %s did not complete the handshake within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)
+		}
+		if c.waitExit(100*time.Millisecond) && !errors.Is(err, wire.ErrVersionMismatch) {
+			return ErrProcessExited
+		}
+		return fmt.Errorf("host: %s: %w", c.name, err)
+	}
+	conn := muxconn.Wrap(raw)
+	rpcClient, err := plugin.NewRPCClient(conn, c.cfg.Plugins)
+	if err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("host: starting the RPC session with %s: %w", c.name, err)
+	}
+	// Nothing crosses these streams (the host reads the process's own
+	// stdout and stderr), but they are drained and closed like the others.
+	_ = rpcClient.SyncStreams(discard{}, discard{})
+	c.mu.Lock()
+	c.conn, c.rpc = conn, rpcClient
+	c.mu.Unlock()
+	c.logger.Debug("plugin connected", "addr", addr)
+	return nil
+}
+
+// wait reaps the process and records how it ended.
+func (c *Client) wait(stdout, stderr *lineWriter) {
+	err := c.cmd.Wait()
+	stdout.flush()
+	stderr.flush()
+	status := "exit status 0"
+	if ps := c.cmd.ProcessState; ps != nil {
+		status = ps.String()
+	} else if err != nil {
+		status = err.Error()
+	}
+	c.exitErr = exitError(c.name, c.cmd.Process.Pid, status, c.tail.get())
+	c.mu.Lock()
+	conn, lifeline := c.conn, c.lifeline
+	c.mu.Unlock()
+	if lifeline != nil {
+		_ = lifeline.Close()
+	}
+	close(c.exited)
+	if conn != nil {
+		_ = conn.Close() // fail the calls still waiting on the dead process
+	}
+	c.logger.Debug("plugin exited", "status", status)
+}
+
+// waitExit waits up to d for the process to exit and reports whether it did.
+func (c *Client) waitExit(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.exited:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// forceKill kills the process without asking.
+func (c *Client) forceKill() {
+	c.mu.Lock()
+	cmd := c.cmd
+	c.mu.Unlock()
+	if cmd != nil && cmd.Process != nil {
+		_ = cmd.Process.Kill()
+	}
+}
+
+// stdoutLine forwards a line the plugin wrote on stdout after its address.
+func (c *Client) stdoutLine(line string) {
+	if c.cfg.Stdout != nil {
+		_, _ = c.cfg.Stdout.Write([]byte(line + "\n"))
+		return
+	}
+	c.logger.Info(line, "stream", "stdout")
+}
+
+// Kill ends the plugin: it asks the plugin to quit, waits up to
+// Config.KillGrace, then kills the process, and returns once the process is
+// reaped and the connection closed. It is safe to call more than once,
+// concurrently, and on a client never started. Calls still in flight
+// return errors wrapping ErrProcessExited.
+func (c *Client) Kill() {
+	c.killOnce.Do(c.kill)
+	registry.remove(c)
+}
+
+func (c *Client) kill() {
+	c.mu.Lock()
+	c.killed = true
+	cmd, rpcClient := c.cmd, c.rpc
+	c.mu.Unlock()
+	if cmd == nil {
+		return // never started, or a start in progress that will see killed
+	}
+	if rpcClient == nil {
+		// Still starting: there is no connection to ask it to quit on.
+		c.forceKill()
+		<-c.exited
+		return
+	}
+	quitDone := make(chan struct{})
+	go func() {
+		defer close(quitDone)
+		_ = rpcClient.Close() // Control.Quit, then close the session
+	}()
+	if !c.waitExit(c.cfg.KillGrace) {
+		c.logger.Debug("plugin did not quit in time; killing it", "grace", c.cfg.KillGrace)
+		c.forceKill()
+		<-c.exited
+	}
+	<-quitDone
+}
+
+// discard is an io.Writer that drops everything.
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,56 @@
+package host
+
+import (
+	"io"
+	"os/exec"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultMinPort      = 10000
+	DefaultMaxPort      = 25000
+	DefaultStartTimeout = time.Minute
+	DefaultKillGrace    = 2 * time.Second
+)
+
+// Config says how to start one plugin binary and what it serves.
+type Config struct {
+	// Cmd is the plugin binary to start; required. Its Stdout and Stderr
+	// must be nil: the host reads them (see Stdout and Logger). Its Env,
+	// when nil, is the host's environment; the plugwire variables are
+	// added either way. When its Stdin is nil the host uses it as the
+	// plugin's lifeline: the plugin exits when the host dies.
+	Cmd *exec.Cmd
+
+	// MinPort and MaxPort bound, inclusively, the ports the plugin may
+	// listen on. Zero means 10000 and 25000.
+	MinPort int
+	MaxPort int
+
+	// StartTimeout bounds how long the plugin may take to print its
+	// address and accept the connection. Zero means one minute.
+	StartTimeout time.Duration
+
+	// KillGrace is how long Kill waits for the plugin to quit when asked
+	// before it kills the process. Zero means two seconds.
+	KillGrace time.Duration
+
+	// Logger gets the plugin's stderr, line by line, under the plugin's
+	// name (hclog JSON lines keep their level, message and fields), and the
+	// host's own events about the plugin. Nil means an hclog logger named
+	// "plugwire" on stderr at Info.
+	Logger hclog.Logger
+
+	// Stdout gets what the plugin writes on stdout after its address line.
+	// Nil means each line is logged at Info on Logger.
+	Stdout io.Writer
+
+	// Plugins are what Dispense can return, by name. Nil means plugwire's
+	// own contracts: "builder" (shared.BuilderPlugin) and "command"
+	// (shared.CommandPlugin).
+	Plugins map[string]plugin.Plugin
+}

@@ -1,0 +1,154 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/rpc"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/plugwire/plugwire/internal/rpcx"
+	"github.com/plugwire/plugwire/shared"
+)
+
+// exitWait bounds how long a failed call waits for the process to exit
+// before the client kills it: a plugin whose connection broke is useless.
+const exitWait = time.Second
+
+// Dispense returns the plugin object registered under name in
+// Config.Plugins, starting the plugin on first use. For plugwire's own
+// contracts it returns a shared.Builder or a shared.RemoteCommand whose
+// calls report a dead plugin as errors wrapping ErrProcessExited.
+func (c *Client) Dispense(name string) (interface{}, error) {
+	p, ok := c.cfg.Plugins[name]
+	if !ok {
+		names := make([]string, 0, len(c.cfg.Plugins))
+		for n := range c.cfg.Plugins {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return nil, fmt.Errorf("host: no plugin type %q in Config.Plugins (it has %s)", name, strings.Join(names, ", "))
+	}
+	rpcClient, err := c.start()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := rpcClient.Dispense(name)
+	if err != nil {
+		return nil, c.callErr(fmt.Errorf("host: dispensing %q from %s: %w", name, c.name, err))
+	}
+	switch p.(type) {
+	case *shared.BuilderPlugin:
+		if b, ok := raw.(shared.Builder); ok {
+			return &builder{c: c, b: b}, nil
+		}
+	case *shared.CommandPlugin:
+		if cmd, ok := raw.(shared.RemoteCommand); ok {
+			return &command{c: c, cmd: cmd}, nil
+		}
+	}
+	return raw, nil
+}
+
+// Builder dispenses the plugin's "builder".
+func (c *Client) Builder() (shared.Builder, error) {
+	raw, err := c.Dispense(shared.BuilderPluginName)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := raw.(shared.Builder)
+	if !ok {
+		return nil, fmt.Errorf("host: %q from %s is a %T, not a shared.Builder", shared.BuilderPluginName, c.name, raw)
+	}
+	return b, nil
+}
+
+// Command dispenses the plugin's "command".
+func (c *Client) Command() (shared.Command, error) {
+	raw, err := c.Dispense(shared.CommandPluginName)
+	if err != nil {
+		return nil, err
+	}
+	cmd, ok := raw.(shared.Command)
+	if !ok {
+		return nil, fmt.Errorf("host: %q from %s is a %T, not a shared.Command", shared.CommandPluginName, c.name, raw)
+	}
+	return cmd, nil
+}
+
+// callErr turns the error of a failed call into an error wrapping
+// ErrProcessExited when the call failed because the plugin or its
+// connection is gone. Errors the plugin returned pass unchanged.
+func (c *Client) callErr(err error) error {
+	if err == nil || !isTransport(err) {
+		return err
+	}
+	if !c.waitExit(exitWait) {
+		c.logger.Warn("connection to plugin lost while the process lives; killing it", "error", err)
+		c.forceKill()
+		<-c.exited
+	}
+	return c.exitErr
+}
+
+// isTransport reports whether err is a failure of the call itself rather
+// than an error returned by the other side or made locally before sending.
+func isTransport(err error) bool {
+	var se rpc.ServerError
+	switch {
+	case rpcx.IsRemote(err), errors.As(err, &se), errors.Is(err, shared.ErrConfigNotJSON),
+		errors.Is(err, ErrProcessExited), errors.Is(err, ErrStartTimeout):
+		return false
+	}
+	return true
+}
+
+// builder is a dispensed shared.Builder that reports a dead plugin.
+type builder struct {
+	c *Client
+	b shared.Builder
+}
+
+func (b *builder) Prepare(config interface{}) error {
+	return b.c.callErr(b.b.Prepare(config))
+}
+
+func (b *builder) Run(ctx context.Context, build shared.Build, ui shared.Ui) error {
+	return b.c.callErr(b.b.Run(ctx, build, ui))
+}
+
+// command is a dispensed shared.RemoteCommand that reports a dead plugin.
+type command struct {
+	c   *Client
+	cmd shared.RemoteCommand
+}
+
+// Run returns 1, and logs why, when the call itself failed.
+func (c *command) Run(ctx context.Context, env shared.Environment, args []string) int {
+	code, err := c.RunErr(ctx, env, args)
+	if err != nil {
+		c.c.logger.Error("Command.Run failed", "error", err)
+	}
+	return code
+}
+
+func (c *command) RunErr(ctx context.Context, env shared.Environment, args []string) (int, error) {
+	code, err := c.cmd.RunErr(ctx, env, args)
+	return code, c.c.callErr(err)
+}
+
+// Synopsis returns "", and logs why, when the call itself failed.
+func (c *command) Synopsis() string {
+	s, err := c.SynopsisErr()
+	if err != nil {
+		c.c.logger.Error("Command.Synopsis failed", "error", err)
+	}
+	return s
+}
+
+func (c *command) SynopsisErr() (string, error) {
+	s, err := c.cmd.SynopsisErr()
+	return s, c.c.callErr(err)
+}

@@ -1,0 +1,167 @@
+package host
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// maxLine is the longest line forwarded as one; longer ones are split.
+const maxLine = 64 * 1024
+
+// lineWriter splits what a plugin writes into lines and hands each to
+// emit. It never blocks on anything but emit, so a plugin writing a lot is
+// never held up by the transport.
+type lineWriter struct {
+	mu   sync.Mutex
+	buf  []byte
+	max  int // longest line before it is emitted anyway
+	emit func(line string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.buf = append(w.buf, p...)
+			for len(w.buf) >= w.max {
+				w.emit(string(w.buf[:w.max]))
+				w.buf = append(w.buf[:0], w.buf[w.max:]...)
+			}
+			break
+		}
+		line := p[:i]
+		if len(w.buf) > 0 {
+			w.buf = append(w.buf, line...)
+			line = w.buf
+		}
+		w.emit(strings.TrimSuffix(string(line), "\r"))
+		w.buf = w.buf[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// flush emits a last line that had no newline.
+func (w *lineWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.emit(string(w.buf))
+		w.buf = nil
+	}
+}
+
+// tail keeps the last lines a plugin wrote to stderr, for error messages.
+type tail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+const (
+	tailLines   = 8
+	tailLineLen = 300
+)
+
+func (t *tail) add(line string) {
+	if len(line) > tailLineLen {
+		line = line[:tailLineLen] + "..."
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.lines) == tailLines {
+		copy(t.lines, t.lines[1:])
+		t.lines = t.lines[:tailLines-1]
+	}
+	t.lines = append(t.lines, line)
+}
+
+func (t *tail) get() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.lines...)
+}
+
+// stderrLogger forwards a plugin's stderr lines into an hclog Logger: hclog
+// JSON entries keep their level, message and fields; other lines are
+// logged at the level their prefix names ("[WARN] ..."), at Error from a
+// Go panic on, and at Debug otherwise, as go-plugin does.
+type stderrLogger struct {
+	l       hclog.Logger
+	tail    *tail
+	inPanic bool // guarded by lineWriter's mutex
+}
+
+func (s *stderrLogger) line(line string) {
+	if entry, ok := parseEntry(line); ok {
+		s.tail.add(entry.msg)
+		s.l.Log(entry.level, entry.msg, entry.args...)
+		return
+	}
+	s.tail.add(line)
+	level := hclog.Debug
+	switch {
+	case strings.HasPrefix(line, "[TRACE]"):
+		level = hclog.Trace
+	case strings.HasPrefix(line, "[DEBUG]"):
+		level = hclog.Debug
+	case strings.HasPrefix(line, "[INFO]"):
+		level = hclog.Info
+	case strings.HasPrefix(line, "[WARN]"):
+		level = hclog.Warn
+	case strings.HasPrefix(line, "[ERROR]"), strings.HasPrefix(line, "[ERR]"):
+		level = hclog.Error
+	case strings.HasPrefix(line, "panic: "), strings.HasPrefix(line, "fatal error: "):
+		s.inPanic = true
+		level = hclog.Error
+	case s.inPanic:
+		level = hclog.Error
+	}
+	s.l.Log(level, line)
+}
+
+type entry struct {
+	level hclog.Level
+	msg   string
+	args  []interface{}
+}
+
+// parseEntry reads one hclog JSON log line.
+func parseEntry(line string) (entry, bool) {
+	if !strings.HasPrefix(line, "{") {
+		return entry{}, false
+	}
+	var raw map[string]interface{}
+	if err := json.Unmarshal([]byte(line), &raw); err != nil {
+		return entry{}, false
+	}
+	msg, ok := raw["@message"].(string)
+	if !ok {
+		return entry{}, false
+	}
+	e := entry{msg: msg, level: hclog.Info}
+	if lv, ok := raw["@level"].(string); ok {
+		if l := hclog.LevelFromString(lv); l != hclog.NoLevel {
+			e.level = l
+		}
+	}
+	for _, k := range []string{"@message", "@level", "@timestamp"} {
+		delete(raw, k)
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		e.args = append(e.args, strings.TrimPrefix(k, "@"), raw[k])
+	}
+	return e, true
+}

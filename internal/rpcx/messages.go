@@ -1,0 +1,58 @@
+package rpcx
+
+// The arguments and replies of plugwire's contract methods as they cross
+// the wire. net/rpc serves only methods whose argument and reply types are
+// exported, so they live here rather than unexported in package shared.
+
+// Empty is the argument or reply of methods that carry nothing.
+type Empty struct{}
+
+// ErrReply is the reply of every method whose only result is an error.
+type ErrReply struct {
+	Err *Error
+}
+
+// RunArgs are the arguments of Build.Run and Builder.Run: the call's id
+// for cancellation and the callback objects' stream ids (0 for nil).
+type RunArgs struct {
+	CallID  uint64
+	BuildID uint32
+	UiID    uint32
+}
+
+// PrepareArgs carry a Builder's config as JSON.
+type PrepareArgs struct {
+	Config []byte
+}
+
+// CommandRunArgs are the arguments of Command.Run.
+type CommandRunArgs struct {
+	CallID uint64
+	EnvID  uint32
+	Args   []string
+	NoArgs bool // Args was nil, not empty (gob cannot tell them apart)
+}
+
+// CodeReply is the reply of Command.Run.
+type CodeReply struct {
+	Code int
+}
+
+// IDReply is the reply of methods that return a callback object.
+type IDReply struct {
+	ID  uint32
+	Err *Error
+}
+
+// CliArgs are the arguments of Environment.Cli.
+type CliArgs struct {
+	CallID uint64
+	Args   []string
+	NoArgs bool
+}
+
+// CliReply is the reply of Environment.Cli.
+type CliReply struct {
+	Code int
+	Err  *Error
+}

@@ -1,0 +1,55 @@
+package wire
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// MaxAddressLine is the longest first stdout line a host accepts as an
+// address; "127.0.0.1:65535" is 15 bytes, "[::1]:65535" 11.
+const MaxAddressLine = 64
+
+// ParseAddress checks the first line a plugin printed on stdout and returns
+// the address to dial. It accepts "127.0.0.1:PORT", any other loopback IP,
+// and the original protocol's ":PORT" (meaning 127.0.0.1). Anything else,
+// including a host name or a non-loopback address, is an error that quotes
+// the line.
+func ParseAddress(line string) (string, error) {
+	line = strings.TrimSuffix(line, "\r")
+	if len(line) > MaxAddressLine {
+		return "", fmt.Errorf("plugin's first stdout line %s is not an address (want 127.0.0.1:PORT)", Quote(line))
+	}
+	host, portS, err := net.SplitHostPort(line)
+	if err != nil {
+		return "", fmt.Errorf("plugin's first stdout line %s is not an address (want 127.0.0.1:PORT)", Quote(line))
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil || port < 1 || port > 65535 || portS != strconv.Itoa(port) {
+		return "", fmt.Errorf("plugin's first stdout line %s has no valid port (want 127.0.0.1:PORT)", Quote(line))
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return "", fmt.Errorf("plugin's first stdout line %s is not a loopback address (want 127.0.0.1:PORT)", Quote(line))
+	}
+	return net.JoinHostPort(ip.String(), portS), nil
+}
+
+// Listen listens on 127.0.0.1 on the first free port of minPort..maxPort.
+// It never listens on any other interface.
+func Listen(minPort, maxPort int) (net.Listener, error) {
+	var lastErr error
+	for p := minPort; p <= maxPort; p++ {
+		ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err == nil {
+			return ln, nil
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("no free port on 127.0.0.1 in %s..%s range %d-%d: %v",
+		EnvMinPort, EnvMaxPort, minPort, maxPort, lastErr)
+}

@@ -1,0 +1,239 @@
+package wire
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// ProtocolVersion is the version of plugwire's wire protocol this build
+// speaks. Hosts and plugins must speak the same one.
+const ProtocolVersion uint32 = 1
+
+// SecretSize is the size of the per-launch secret in bytes (256 bits).
+const SecretSize = 32
+
+// magic opens the preamble in both directions.
+var magic = [8]byte{'p', 'l', 'u', 'g', 'w', 'i', 'r', 'e'}
+
+// Reply status bytes.
+const (
+	statusOK              = 0
+	statusVersionMismatch = 1
+)
+
+// helloSize is magic, version and secret: what the host sends first.
+const helloSize = len(magic) + 4 + SecretSize
+
+// replySize is magic, version and status: what the plugin answers.
+const replySize = len(magic) + 4 + 1
+
+// HandshakeTimeout bounds how long a connection may take to prove the
+// secret before the plugin closes it.
+const HandshakeTimeout = 5 * time.Second
+
+// ErrVersionMismatch is wrapped by the error either side gets when the
+// other speaks another ProtocolVersion.
+var ErrVersionMismatch = errors.New("plugwire protocol version mismatch")
+
+// Secret is a per-launch secret. Its String method never reveals it.
+type Secret [SecretSize]byte
+
+// NewSecret returns a fresh random secret from crypto/rand.
+func NewSecret() (Secret, error) {
+	var s Secret
+	if _, err := rand.Read(s[:]); err != nil {
+		return s, fmt.Errorf("reading random secret: %w", err)
+	}
+	return s, nil
+}
+
+// Env returns the secret encoded for EnvSecret.
+func (s Secret) Env() string { return hex.EncodeToString(s[:]) }
+
+// String hides the secret, so that it cannot end up in a log by accident.
+func (s Secret) String() string { return "[secret]" }
+
+// ParseSecret decodes the value of EnvSecret. The error never quotes the
+// value, which may be a real secret with a typo.
+func ParseSecret(v string) (Secret, error) {
+	var s Secret
+	b, err := hex.DecodeString(v)
+	if err != nil || len(b) != SecretSize {
+		return s, fmt.Errorf("%s is not %d hex digits (it has %d characters)", EnvSecret, 2*SecretSize, len(v))
+	}
+	copy(s[:], b)
+	return s, nil
+}
+
+// Prove is the host's side of the preamble: it sends the secret and its
+// version on conn and reads the plugin's answer. It fails with an error
+// wrapping ErrVersionMismatch, naming both versions, when they differ.
+func Prove(conn net.Conn, s Secret, deadline time.Time) error {
+	if err := conn.SetDeadline(deadline); err != nil {
+		return fmt.Errorf("setting handshake deadline: %w", err)
+	}
+	var hello [helloSize]byte
+	copy(hello[:], magic[:])
+	binary.BigEndian.PutUint32(hello[len(magic):], ProtocolVersion)
+	copy(hello[len(magic)+4:], s[:])
+	if _, err := conn.Write(hello[:]); err != nil {
+		return fmt.Errorf("sending handshake to plugin at %s: %w", conn.RemoteAddr(), err)
+	}
+	var reply [replySize]byte
+	if _, err := io.ReadFull(conn, reply[:]); err != nil {
+		return fmt.Errorf("plugin at %s closed the connection during the handshake (it rejected this host's secret, or it is not a plugwire plugin): %w",
+			conn.RemoteAddr(), err)
+	}
+	if [8]byte(reply[:8]) != magic {
+		return fmt.Errorf("plugin at %s answered the handshake with %q: not a plugwire plugin", conn.RemoteAddr(), reply[:8])
+	}
+	theirs := binary.BigEndian.Uint32(reply[8:12])
+	if theirs != ProtocolVersion || reply[12] == statusVersionMismatch {
+		return fmt.Errorf("%w: plugin speaks plugwire protocol %d, this host speaks %d; build both against the same plugwire release",
+			ErrVersionMismatch, theirs, ProtocolVersion)
+	}
+	if reply[12] != statusOK {
+		return fmt.Errorf("plugin at %s answered the handshake with unknown status %d", conn.RemoteAddr(), reply[12])
+	}
+	return conn.SetDeadline(time.Time{})
+}
+
+// check is the plugin's side of the preamble on one connection. It returns
+// ok=false, with no error, for a connection that did not prove the secret:
+// that connection is closed and does not count. A proven host that speaks
+// another version gets an answer naming ours, and check returns an error.
+func check(conn net.Conn, s Secret) (ok bool, err error) {
+	if err := conn.SetDeadline(time.Now().Add(HandshakeTimeout)); err != nil {
+		return false, nil
+	}
+	var hello [helloSize]byte
+	if _, err := io.ReadFull(conn, hello[:]); err != nil {
+		return false, nil
+	}
+	if [8]byte(hello[:8]) != magic ||
+		subtle.ConstantTimeCompare(hello[len(magic)+4:], s[:]) != 1 {
+		return false, nil
+	}
+	var reply [replySize]byte
+	copy(reply[:], magic[:])
+	binary.BigEndian.PutUint32(reply[len(magic):], ProtocolVersion)
+	theirs := binary.BigEndian.Uint32(hello[len(magic):])
+	if theirs != ProtocolVersion {
+		reply[12] = statusVersionMismatch
+		_, _ = conn.Write(reply[:])
+		return false, fmt.Errorf("%w: host speaks plugwire protocol %d, this plugin speaks %d; build both against the same plugwire release",
+			ErrVersionMismatch, theirs, ProtocolVersion)
+	}
+	if _, err := conn.Write(reply[:]); err != nil {
+		return false, nil
+	}
+	return true, conn.SetDeadline(time.Time{})
+}
+
+// AcceptHost accepts connections on ln until one proves s, closes ln and
+// returns that connection: the plugin's one host connection. Connections
+// that fail the preamble are closed and do not count, so a local process
+// racing to the port cannot take the host's place. AcceptHost gives up
+// when no host has proven itself by deadline, or when stop is closed.
+func AcceptHost(ln net.Listener, s Secret, deadline time.Time, stop <-chan struct{}) (net.Conn, error) {
+	type result struct {
+		conn net.Conn
+		err  error
+	}
+	var (
+		mu       sync.Mutex
+		pending  = map[net.Conn]struct{}{}
+		res      result
+		finished = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	finish := func(r result) {
+		mu.Lock()
+		defer mu.Unlock()
+		select {
+		case <-finished:
+			if r.conn != nil {
+				_ = r.conn.Close()
+			}
+			return
+		default:
+		}
+		res = r
+		close(finished)
+		_ = ln.Close()
+		for c := range pending {
+			if c != r.conn {
+				_ = c.Close()
+			}
+		}
+	}
+	timer := time.AfterFunc(time.Until(deadline), func() {
+		finish(result{err: fmt.Errorf("no host connected to %s and proved its secret within the start deadline", ln.Addr())})
+	})
+	defer timer.Stop()
+	go func() {
+		select {
+		case <-stop:
+			finish(result{err: errors.New("host went away before connecting")})
+		case <-finished:
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				finish(result{err: fmt.Errorf("accepting the host's connection on %s: %w", ln.Addr(), err)})
+				return
+			}
+			mu.Lock()
+			if isClosed(finished) {
+				mu.Unlock()
+				_ = conn.Close()
+				return
+			}
+			pending[conn] = struct{}{}
+			wg.Add(1)
+			mu.Unlock()
+			go func() {
+				defer wg.Done()
+				ok, err := check(conn, s)
+				mu.Lock()
+				delete(pending, conn)
+				mu.Unlock()
+				switch {
+				case ok:
+					finish(result{conn: conn})
+				case err != nil:
+					_ = conn.Close()
+					finish(result{err: err})
+				default:
+					_ = conn.Close()
+				}
+			}()
+		}
+	}()
+	<-finished
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return res.conn, res.err
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,117 @@
+// Package plugwire serves go-plugin net/rpc plugins over the port-range
+// transport of the original Packer plugin protocol.
+//
+// A plugin binary's main calls Serve. The host (package host) starts the
+// binary with PACKER_PLUGIN_MIN_PORT and PACKER_PLUGIN_MAX_PORT set; the
+// plugin listens on 127.0.0.1 on the first free port of that range, prints
+// the address as the first line of stdout, accepts the one connection that
+// proves the host's per-launch secret, and serves go-plugin's net/rpc
+// protocol (yamux, control stream, dispenser, MuxBroker) on it until the
+// host is done. Any go-plugin net/rpc plugin.Plugin can be served this way
+// unchanged; packages builderplugin and commandplugin wrap Serve for
+// plugwire's own contracts.
+package plugwire
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire/internal/muxconn"
+	"github.com/plugwire/plugwire/internal/wire"
+)
+
+// ConnectTimeout is how long a plugin waits for its host to connect after
+// printing its address, when the host did not say otherwise. A plugin
+// whose host is gone exits sooner, through its lifeline.
+const ConnectTimeout = time.Minute
+
+// Serve serves plugins to the host that started this process and returns
+// when the host is done with them: it asked the plugin to quit, closed the
+// connection, or went away. When the process was not started by a plugwire
+// host, or the environment is wrong, Serve prints one line saying what is
+// wrong on stderr and exits with status 1.
+func Serve(plugins map[string]plugin.Plugin) {
+	if err := serve(plugins); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(os.Args[0]), err)
+		os.Exit(1)
+	}
+}
+
+func serve(plugins map[string]plugin.Plugin) error {
+	minPort, maxPort, err := wire.PortRange(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	secretHex, ok := os.LookupEnv(wire.EnvSecret)
+	if !ok {
+		return fmt.Errorf("%s is not set: this plugin needs a plugwire host, which sets it", wire.EnvSecret)
+	}
+	_ = os.Unsetenv(wire.EnvSecret)
+	secret, err := wire.ParseSecret(secretHex)
+	if err != nil {
+		return err
+	}
+	connectTimeout := ConnectTimeout
+	if v, ok := os.LookupEnv(wire.EnvConnectTimeout); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%s=%s is not a positive duration", wire.EnvConnectTimeout, wire.Quote(v))
+		}
+		connectTimeout = d
+	}
+
+	// The host decides when a plugin stops: Ctrl-C in a terminal reaches
+	// the whole process group, and the host cancels through contexts.
+	signal.Ignore(os.Interrupt)
+
+	hostGone := make(chan struct{})
+	if os.Getenv(wire.EnvLifeline) == wire.LifelineStdin {
+		_ = os.Unsetenv(wire.EnvLifeline)
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			close(hostGone)
+		}()
+	}
+
+	ln, err := wire.Listen(minPort, maxPort)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(os.Stdout, "%s\n", ln.Addr()); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("printing the address line on stdout: %w", err)
+	}
+	conn, err := wire.AcceptHost(ln, secret, time.Now().Add(connectTimeout), hostGone)
+	if err != nil {
+		return err
+	}
+	mc := muxconn.Wrap(conn)
+	defer mc.Close()
+
+	quit := make(chan struct{})
+	served := make(chan struct{})
+	srv := &plugin.RPCServer{
+		Plugins: plugins,
+		// go-plugin streams these to the host; plugwire's host reads the
+		// process's own stdout and stderr instead, so there is nothing to send.
+		Stdout: strings.NewReader(""),
+		Stderr: strings.NewReader(""),
+		DoneCh: quit,
+	}
+	go func() {
+		srv.ServeConn(mc)
+		close(served)
+	}()
+	select {
+	case <-served: // the host closed the connection
+	case <-quit: // the host asked us to quit
+	case <-hostGone: // the host process is gone
+	}
+	return nil
+}

@@ -1,0 +1,325 @@
+package plugwire_test
+
+// Tests of the plugin port's protection: loopback only, one proven
+// connection, a per-launch secret, and a protocol version check.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/wire"
+	"github.com/plugwire/plugwire/shared"
+)
+
+// hello builds the host's preamble: magic, version, secret.
+func helloBytes(version uint32, secret []byte) []byte {
+	b := []byte("plugwire")
+	b = binary.BigEndian.AppendUint32(b, version)
+	return append(b, secret...)
+}
+
+// fakeVersionPlugin is a plugin built against a future protocol: it answers
+// any proven host with version 99.
+func fakeVersionPlugin() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		os.Exit(1)
+	}
+	fmt.Println(ln.Addr())
+	secret, _ := hex.DecodeString(os.Getenv(wire.EnvSecret))
+	conn, err := ln.Accept()
+	if err != nil {
+		os.Exit(1)
+	}
+	buf := make([]byte, 8+4+wire.SecretSize)
+	if _, err := io.ReadFull(conn, buf); err != nil || !bytes.Equal(buf[12:], secret) {
+		os.Exit(1)
+	}
+	reply := binary.BigEndian.AppendUint32([]byte("plugwire"), 99)
+	_, _ = conn.Write(append(reply, 1))
+	_, _ = io.Copy(io.Discard, conn)
+}
+
+// handPlugin starts the command test plugin by hand, as a host would but
+// without package host, and returns its address and secret.
+func handPlugin(t *testing.T, extraEnv ...string) (addr string, secret wire.Secret, cmd *exec.Cmd, stderr *bytes.Buffer) {
+	t.Helper()
+	secret, err := wire.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(os.Args[0])
+	cmd.Env = append(pluginEnv("command"),
+		wire.EnvMinPort+"=20000", wire.EnvMaxPort+"=30000", wire.EnvSecret+"="+secret.Env())
+	cmd.Env = append(cmd.Env, extraEnv...)
+	stderr = &bytes.Buffer{}
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading address line: %v", err)
+	}
+	addr, err = wire.ParseAddress(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr, secret, cmd, stderr
+}
+
+// connectHost proves secret on addr and returns a working RPC client.
+func connectHost(t *testing.T, addr string, secret wire.Secret) *plugin.RPCClient {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("host dial: %v", err)
+	}
+	if err := wire.Prove(conn, secret, time.Now().Add(5*time.Second)); err != nil {
+		t.Fatalf("host handshake: %v", err)
+	}
+	c, err := plugin.NewRPCClient(conn, map[string]plugin.Plugin{"command": &shared.CommandPlugin{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func synopsis(t *testing.T, c *plugin.RPCClient) string {
+	t.Helper()
+	raw, err := c.Dispense("command")
+	if err != nil {
+		t.Fatalf("Dispense: %v", err)
+	}
+	return raw.(shared.Command).Synopsis()
+}
+
+// TestIntruderBeforeHost: a local process that dials first and tries to
+// speak go-plugin's protocol gets nothing, and the host still connects.
+func TestIntruderBeforeHost(t *testing.T) {
+	t.Parallel()
+	addr, secret, _, _ := handPlugin(t)
+	for _, tc := range []struct {
+		name  string
+		hello []byte
+	}{
+		{"go-plugin without preamble", nil},
+		{"missing secret", []byte("plugwire\x00\x00\x00\x01")},
+		{"wrong secret", helloBytes(wire.ProtocolVersion, make([]byte, wire.SecretSize))},
+	} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("%s: dial: %v", tc.name, err)
+		}
+		if tc.hello == nil {
+			// Try to dispense straight away, as a stock go-plugin client would.
+			c, err := plugin.NewRPCClient(conn, map[string]plugin.Plugin{"command": &shared.CommandPlugin{}})
+			if err == nil {
+				_ = conn.SetDeadline(time.Now().Add(wire.HandshakeTimeout + 5*time.Second))
+				if _, err := c.Dispense("command"); err == nil {
+					t.Errorf("%s: intruder dispensed the command", tc.name)
+				}
+				_ = c.Close()
+			}
+			continue
+		}
+		_, _ = conn.Write(tc.hello)
+		_ = conn.SetReadDeadline(time.Now().Add(wire.HandshakeTimeout + 5*time.Second))
+		if n, err := conn.Read(make([]byte, 64)); err == nil {
+			t.Errorf("%s: plugin answered %d bytes to an unproven connection", tc.name, n)
+		}
+		_ = conn.Close()
+	}
+	if got := synopsis(t, connectHost(t, addr, secret)); got != "the e2e test command" {
+		t.Errorf("host after intruders: Synopsis = %q", got)
+	}
+}
+
+// TestSilentIntruderDoesNotBlockHost: a connection that sends nothing is
+// not the one connection; the host connects beside it at once.
+func TestSilentIntruderDoesNotBlockHost(t *testing.T) {
+	t.Parallel()
+	addr, secret, _, _ := handPlugin(t)
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	if got := synopsis(t, connectHost(t, addr, secret)); got != "the e2e test command" {
+		t.Errorf("Synopsis = %q", got)
+	}
+	// Once the host is in, the silent one is closed too.
+	_ = idle.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := idle.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("silent intruder's read = %v, want EOF once the host is connected", err)
+	}
+}
+
+// TestSecondConnectionRefused: once the host is connected the listener is
+// closed.
+func TestSecondConnectionRefused(t *testing.T) {
+	t.Parallel()
+	addr, secret, _, _ := handPlugin(t)
+	c := connectHost(t, addr, secret)
+	if got := synopsis(t, c); got == "" {
+		t.Fatal("host got no synopsis")
+	}
+	if conn, err := net.Dial("tcp", addr); err == nil {
+		conn.Close()
+		t.Errorf("a second dial of %s succeeded; want it refused", addr)
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("second dial: %v, want connection refused", err)
+	}
+}
+
+// TestLoopbackOnly: the address is loopback, and the port is not reachable
+// on the machine's other addresses.
+func TestLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	addr, _, _, _ := handPlugin(t)
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("address %q is not on 127.0.0.1", addr)
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tried := 0
+	for _, a := range addrs {
+		ipnet, ok := a.(*net.IPNet)
+		if !ok || ipnet.IP.IsLoopback() || ipnet.IP.To4() == nil {
+			continue
+		}
+		tried++
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(ipnet.IP.String(), port), 2*time.Second)
+		if err == nil {
+			conn.Close()
+			t.Errorf("plugin port %s is reachable on %s", port, ipnet.IP)
+		}
+	}
+	t.Logf("checked %d non-loopback addresses", tried)
+}
+
+// TestVersionMismatch: both directions fail at connect with one error that
+// names both versions.
+func TestVersionMismatch(t *testing.T) {
+	t.Parallel()
+	t.Run("host newer than plugin", func(t *testing.T) {
+		t.Parallel()
+		addr, secret, cmd, stderr := handPlugin(t)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, _ = conn.Write(helloBytes(wire.ProtocolVersion+1, secret[:]))
+		reply := make([]byte, 13)
+		if _, err := io.ReadFull(conn, reply); err != nil {
+			t.Fatalf("no answer to a proven host of another version: %v", err)
+		}
+		if v := binary.BigEndian.Uint32(reply[8:12]); v != wire.ProtocolVersion || reply[12] != 1 {
+			t.Errorf("answer = version %d status %d", v, reply[12])
+		}
+		err = cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("plugin exit = %v, want status 1", err)
+		}
+		want := fmt.Sprintf("host speaks plugwire protocol %d, this plugin speaks %d", wire.ProtocolVersion+1, wire.ProtocolVersion)
+		if !strings.Contains(stderr.String(), want) || strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 {
+			t.Errorf("plugin stderr = %q, want one line containing %q", stderr.String(), want)
+		}
+	})
+	t.Run("plugin newer than host", func(t *testing.T) {
+		t.Parallel()
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = pluginEnv("fake-version")
+		c := host.NewClient(&host.Config{Cmd: cmd, Logger: hclog.NewNullLogger()})
+		defer c.Kill()
+		_, err := c.Command()
+		want := fmt.Sprintf("plugin speaks plugwire protocol 99, this host speaks %d", wire.ProtocolVersion)
+		if !errors.Is(err, wire.ErrVersionMismatch) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Command() = %v, want a version mismatch naming both (%q)", err, want)
+		}
+	})
+}
+
+// TestSecretStaysSecret: the plugin unsets the secret, and it appears in no
+// log line or error, even at Trace.
+func TestSecretStaysSecret(t *testing.T) {
+	t.Parallel()
+	var logs safeBuffer
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = pluginEnv("command")
+	c := host.NewClient(&host.Config{Cmd: cmd, Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: &logs})})
+	command, err := c.Command()
+	if err != nil {
+		t.Fatal(err)
+	}
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", cmd.Process.Pid))
+	if err != nil {
+		t.Skipf("cannot read the plugin's initial environment: %v", err)
+	}
+	var secret string
+	for _, kv := range bytes.Split(environ, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, []byte(wire.EnvSecret+"=")); ok {
+			secret = string(v)
+		}
+	}
+	if len(secret) < 32 {
+		t.Fatalf("secret %d hex digits, want at least 32 (128 bits)", len(secret))
+	}
+	ui := &recUi{}
+	command.Run(t.Context(), &env{t: t, ui: ui}, []string{"env", wire.EnvSecret})
+	if got := ui.lines_(); len(got) != 1 || got[0] != `say: PLUGWIRE_SECRET="" set=false` {
+		t.Errorf("plugin sees %q, want the secret unset", got)
+	}
+	c.Kill()
+	if strings.Contains(logs.String(), secret) {
+		t.Errorf("the secret appears in the host's log")
+	}
+}
+
+// safeBuffer is a bytes.Buffer safe for concurrent writes.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,204 @@
+// Package muxconn provides a net.Conn wrapper tuned for carrying a yamux
+// session (as used by go-plugin's net/rpc transport).
+//
+// yamux v0.1.2 writes every frame from a single goroutine as two Writes: the
+// 12-byte header, then the body. With TCP_NODELAY that is two syscalls and
+// often two segments per message. Conn holds back a data-frame header and
+// sends it together with the following Write (the body) in one call.
+//
+// Conn also makes teardown quiet: yamux logs "[ERR] yamux: Failed to write
+// header" whenever a conn Write fails. Conn therefore never reports write
+// errors; a failed Write closes the connection instead and the session ends
+// through its read side, which sees io.EOF.
+package muxconn
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// yamux frame header layout: version(1) type(1) flags(2) stream(4) length(4).
+const (
+	headerSize   = 12
+	typeData     = 0
+	protoVersion = 0
+)
+
+// copyMax is the largest header+body that is copied into one buffer and sent
+// with a single Write on a TCP or Unix socket; larger frames go out with one
+// writev (net.Buffers) instead. On other conns (net.Buffers would fall back
+// to one Write per buffer) every frame is copied; yamux bounds a frame by its
+// stream window (256 KiB by default).
+const copyMax = 32 << 10
+
+// Conn is a net.Conn that coalesces each yamux data-frame header with its
+// body into one underlying write and hides write failures and post-Close
+// errors from yamux. Create it with Wrap. It is safe for concurrent use.
+type Conn struct {
+	c net.Conn
+
+	wmu     sync.Mutex // serialises writers; guards the fields below
+	held    [headerSize]byte
+	holding bool // held contains a data header awaiting its body
+	buf     []byte
+	vec     [2][]byte
+	bufs    net.Buffers
+	writev  bool // net.Buffers.WriteTo(c) is a single writev
+
+	dead      atomic.Bool // set by Close or a failed write, before closing c
+	closeOnce sync.Once
+	closeErr  error
+	errMu     sync.Mutex
+	err       error // first underlying write error
+}
+
+// Wrap returns c wrapped so that yamux running over it sends each data frame
+// (header and body) with a single write on c, never sees a write error, and
+// reads io.EOF once the connection has been closed by Close or by a failed
+// write. Deadlines and addresses are those of c.
+func Wrap(c net.Conn) *Conn {
+	w := &Conn{c: c}
+	switch c.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		w.writev = true
+	}
+	return w
+}
+
+// isDataHeader reports whether p is exactly one yamux header of a data frame
+// that has a body, i.e. a header yamux follows with a Write of the body.
+func isDataHeader(p []byte) bool {
+	return len(p) == headerSize && p[0] == protoVersion && p[1] == typeData &&
+		binary.BigEndian.Uint32(p[8:12]) > 0
+}
+
+// Write sends p on the underlying connection. A Write of exactly one yamux
+// data-frame header with a non-zero length is held back and sent together
+// with the next Write (yamux's write of the body), whatever that contains;
+// every other Write is sent at once. Write always returns len(p), nil: after
+// Close it discards p, and when the underlying write fails it records the
+// error (see Err) and closes the connection.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.dead.Load() {
+		c.holding = false
+		return len(p), nil
+	}
+	var err error
+	switch {
+	case c.holding && len(p) == 0:
+		return 0, nil
+	case c.holding:
+		c.holding = false
+		err = c.writeHeld(p)
+	case isDataHeader(p):
+		copy(c.held[:], p)
+		c.holding = true
+		return len(p), nil
+	default:
+		_, err = c.c.Write(p)
+	}
+	if err != nil {
+		c.fail(err)
+	}
+	return len(p), nil
+}
+
+// writeHeld writes the held header followed by p in a single call.
+func (c *Conn) writeHeld(p []byte) error {
+	if !c.writev || headerSize+len(p) <= copyMax {
+		c.buf = append(append(c.buf[:0], c.held[:]...), p...)
+		_, err := c.c.Write(c.buf)
+		return err
+	}
+	c.vec = [2][]byte{c.held[:], p}
+	c.bufs = c.vec[:]
+	_, err := c.bufs.WriteTo(c.c)
+	c.vec, c.bufs = [2][]byte{}, nil // do not retain p
+	return err
+}
+
+// fail records a write error that was not caused by our own Close and shuts
+// the connection down.
+func (c *Conn) fail(err error) {
+	if c.dead.Load() {
+		return // the error comes from Close; nothing failed
+	}
+	c.record(fmt.Errorf("muxconn: write to underlying conn failed: %w", err))
+	c.Close()
+}
+
+// record keeps err for Err unless an error is kept already or the failure
+// comes from our own Close.
+func (c *Conn) record(err error) {
+	if c.dead.Load() {
+		return
+	}
+	c.errMu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.errMu.Unlock()
+}
+
+// Err returns the first error of the underlying connection that Write or
+// Read hid from yamux (a failed write, a reset), or nil if there was none.
+func (c *Conn) Err() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.err
+}
+
+// Read reads from the underlying connection. Once the connection has been
+// closed by Close or by a failed write, Read returns io.EOF instead of the
+// underlying error, so yamux ends its session without logging.
+func (c *Conn) Read(p []byte) (int, error) {
+	if c.dead.Load() {
+		return 0, io.EOF
+	}
+	n, err := c.c.Read(p)
+	if err != nil && err != io.EOF {
+		// yamux logs read errors in the middle of a frame ("Failed to read
+		// stream data: connection reset by peer" when a plugin dies), and
+		// nobody sets deadlines under it: any read error ends the session
+		// as EOF does, and is kept for Err.
+		c.record(err)
+		_ = c.Close()
+		err = io.EOF
+	}
+	return n, err
+}
+
+// Close closes the underlying connection; a held header is discarded. Close
+// is idempotent, may be called concurrently with Read and Write (which it
+// unblocks), and always returns the result of the first close.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		c.dead.Store(true)
+		c.closeErr = c.c.Close()
+	})
+	return c.closeErr
+}
+
+// LocalAddr returns the underlying connection's local address.
+func (c *Conn) LocalAddr() net.Addr { return c.c.LocalAddr() }
+
+// RemoteAddr returns the underlying connection's remote address.
+func (c *Conn) RemoteAddr() net.Addr { return c.c.RemoteAddr() }
+
+// SetDeadline sets the underlying connection's read and write deadlines.
+// A write that times out counts as a failed write and closes the connection.
+func (c *Conn) SetDeadline(t time.Time) error { return c.c.SetDeadline(t) }
+
+// SetReadDeadline sets the underlying connection's read deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.c.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the underlying connection's write deadline.
+// A write that times out counts as a failed write and closes the connection.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.c.SetWriteDeadline(t) }

@@ -1,0 +1,428 @@
+package muxconn
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/yamux"
+	"go.uber.org/goleak"
+)
+
+// syncBuffer is a goroutine-safe sink for yamux's log.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(tb testing.TB) (client, server net.Conn) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	defer ln.Close()
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	accepted := make(chan result, 1)
+	go func() {
+		c, err := ln.Accept()
+		accepted <- result{c, err}
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	r := <-accepted
+	if err != nil || r.err != nil {
+		tb.Fatalf("dial: %v; accept: %v", err, r.err)
+	}
+	return client, r.c
+}
+
+// sessions starts yamux with its default config, logging to the given writers.
+func sessions(tb testing.TB, client, server io.ReadWriteCloser, clientLog, serverLog io.Writer) (cs, ss *yamux.Session) {
+	tb.Helper()
+	config := func(w io.Writer) *yamux.Config {
+		c := yamux.DefaultConfig()
+		c.LogOutput = w
+		return c
+	}
+	cs, err := yamux.Client(client, config(clientLog))
+	if err != nil {
+		tb.Fatalf("yamux client: %v", err)
+	}
+	ss, err = yamux.Server(server, config(serverLog))
+	if err != nil {
+		tb.Fatalf("yamux server: %v", err)
+	}
+	return cs, ss
+}
+
+// serve runs handle on every stream ss accepts until ss closes; the returned
+// function waits for all of them.
+func serve(ss *yamux.Session, handle func(*yamux.Stream)) (wait func()) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			st, err := ss.AcceptStream()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer st.Close()
+				handle(st)
+			})
+		}
+	})
+	return wg.Wait
+}
+
+func echo(st *yamux.Stream) { io.Copy(st, st) }
+
+// noErrors fails the test if a yamux log contains an error line.
+func noErrors(t *testing.T, side, log string) {
+	t.Helper()
+	if strings.Contains(log, "[ERR]") {
+		t.Errorf("%s yamux log has errors:\n%s", side, log)
+	}
+}
+
+func TestEchoManyStreams(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	cc, sc := tcpPair(t)
+	var clog, slog syncBuffer
+	cs, ss := sessions(t, Wrap(cc), Wrap(sc), &clog, &slog)
+	wait := serve(ss, echo)
+
+	sizes := []int{0, 1, 11, 12, 13, 4095, 4096, 65536, 300000}
+	var wg sync.WaitGroup
+	for id := range 64 {
+		wg.Go(func() {
+			payloads := [][]byte{hdr(0, 0, 1, 5)} // body shaped like a data header
+			for j, n := range sizes {
+				payloads = append(payloads, fill(n, byte(id*len(sizes)+j)))
+			}
+			if err := echoStream(cs, payloads); err != nil {
+				t.Errorf("stream %d: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	cs.Close()
+	wait()
+	ss.Close()
+	noErrors(t, "client", clog.String())
+	noErrors(t, "server", slog.String())
+}
+
+// echoStream sends payloads on a new stream while reading and checking their
+// echo, then half-closes and expects the echo side to close too.
+func echoStream(cs *yamux.Session, payloads [][]byte) error {
+	st, err := cs.OpenStream()
+	if err != nil {
+		return fmt.Errorf("open stream: %w", err)
+	}
+	defer st.Close()
+	writeErr := make(chan error, 1)
+	go func() {
+		for _, p := range payloads {
+			if _, err := st.Write(p); err != nil {
+				writeErr <- fmt.Errorf("write %d bytes: %w", len(p), err)
+				return
+			}
+		}
+		writeErr <- st.Close() // half-close: the echo handler sees EOF
+	}()
+	for i, p := range payloads {
+		got := make([]byte, len(p))
+		if _, err := io.ReadFull(st, got); err != nil {
+			return fmt.Errorf("read echo of payload %d (%d bytes): %w", i, len(p), err)
+		}
+		if !bytes.Equal(got, p) {
+			return fmt.Errorf("echo of payload %d (%d bytes) differs", i, len(p))
+		}
+	}
+	if n, err := st.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		return fmt.Errorf("read after echo: (%d, %v), want (0, EOF)", n, err)
+	}
+	return <-writeErr
+}
+
+// countConn records every Write made on the conn it wraps. It hides the
+// wrapped conn's writev support, so each Write is one write syscall.
+type countConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes [][]byte
+}
+
+func (c *countConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.writes = append(c.writes, bytes.Clone(p))
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+func (c *countConn) recorded() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writes
+}
+
+// writesPerDataFrame parses the written byte stream into yamux frames and
+// returns, for each data frame with a body, how many writes carried it, and
+// the total number of frames.
+func writesPerDataFrame(t *testing.T, writes [][]byte) (perFrame []int, frames int) {
+	t.Helper()
+	var ends []int // end offset of each write in the stream
+	stream := bytes.Join(writes, nil)
+	for _, w := range writes {
+		ends = append(ends, len(w))
+		if i := len(ends) - 1; i > 0 {
+			ends[i] += ends[i-1]
+		}
+	}
+	writeAt := func(off int) int { // index of the write holding byte off
+		for i, e := range ends {
+			if off < e {
+				return i
+			}
+		}
+		t.Fatalf("offset %d beyond written data", off)
+		return 0
+	}
+	for off := 0; off < len(stream); frames++ {
+		if len(stream)-off < headerSize {
+			t.Fatalf("truncated frame header at offset %d", off)
+		}
+		h := stream[off : off+headerSize]
+		end := off + headerSize
+		if h[1] == typeData {
+			end += int(binary.BigEndian.Uint32(h[8:12]))
+		}
+		if h[1] == typeData && end > off+headerSize {
+			perFrame = append(perFrame, writeAt(end-1)-writeAt(off)+1)
+		}
+		off = end
+	}
+	return perFrame, frames
+}
+
+func TestOneWritePerDataFrame(t *testing.T) {
+	const rounds = 100
+	for _, tc := range []struct {
+		name string
+		wrap bool
+		want int // writes per data frame
+	}{
+		{"raw", false, 2},
+		{"wrapped", true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			cc, sc := tcpPair(t)
+			counter := &countConn{Conn: cc}
+			var client, server io.ReadWriteCloser = counter, sc
+			if tc.wrap {
+				client, server = Wrap(counter), Wrap(sc)
+			}
+			cs, ss := sessions(t, client, server, io.Discard, io.Discard)
+			wait := serve(ss, echo)
+			defer func() { cs.Close(); wait(); ss.Close() }()
+
+			st, err := cs.OpenStream()
+			if err != nil {
+				t.Fatalf("open stream: %v", err)
+			}
+			req, resp := fill(100, 3), make([]byte, 100)
+			for i := range rounds {
+				if _, err := st.Write(req); err != nil {
+					t.Fatalf("round %d: write: %v", i, err)
+				}
+				if _, err := io.ReadFull(st, resp); err != nil {
+					t.Fatalf("round %d: read: %v", i, err)
+				}
+			}
+			writes := counter.recorded()
+			perFrame, frames := writesPerDataFrame(t, writes)
+			if len(perFrame) != rounds {
+				t.Fatalf("client sent %d data frames, want %d", len(perFrame), rounds)
+			}
+			for i, n := range perFrame {
+				if n != tc.want {
+					t.Fatalf("data frame %d took %d writes, want %d", i, n, tc.want)
+				}
+			}
+			if want := frames + rounds*(tc.want-1); len(writes) != want {
+				t.Errorf("%d writes for %d frames, want %d", len(writes), frames, want)
+			}
+		})
+	}
+}
+
+// failConn makes every Write fail once fail is set, leaving reads working.
+type failConn struct {
+	net.Conn
+	fail atomic.Bool
+}
+
+var errInjected = errors.New("injected write failure")
+
+func (f *failConn) Write(p []byte) (int, error) {
+	if f.fail.Load() {
+		return 0, errInjected
+	}
+	return f.Conn.Write(p)
+}
+
+// writeUntilError writes to st until a write fails, or fails the test if
+// that takes too long.
+func writeUntilError(t *testing.T, st *yamux.Stream) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		p := fill(1000, 5)
+		for {
+			if _, err := st.Write(p); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		st.Session().Close() // unblocks the writer
+		<-done
+		t.Fatal("stream writes kept succeeding for 10s after the conn died")
+	}
+	select {
+	case <-st.Session().CloseChan():
+	case <-time.After(10 * time.Second):
+		t.Fatal("session still open 10s after the conn died")
+	}
+}
+
+func TestQuietWriteFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		wrap    bool
+		wantLog bool // expect yamux to log "Failed to write"
+	}{
+		{"raw", false, true}, // control: the log line the wrapper prevents
+		{"wrapped", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			cc, sc := tcpPair(t)
+			fc := &failConn{Conn: cc}
+			var client io.ReadWriteCloser = fc
+			wrapped := Wrap(fc)
+			if tc.wrap {
+				client = wrapped
+			}
+			var clog syncBuffer
+			cs, ss := sessions(t, client, sc, &clog, io.Discard)
+			wait := serve(ss, func(st *yamux.Stream) { io.Copy(io.Discard, st) })
+			defer func() { cs.Close(); wait(); ss.Close() }()
+
+			st, err := cs.OpenStream()
+			if err != nil {
+				t.Fatalf("open stream: %v", err)
+			}
+			if _, err := st.Write([]byte("before")); err != nil {
+				t.Fatalf("write before failure: %v", err)
+			}
+			fc.fail.Store(true)
+			writeUntilError(t, st)
+
+			log := clog.String()
+			if got := strings.Contains(log, "Failed to write"); got != tc.wantLog {
+				t.Errorf("log has \"Failed to write\": %v, want %v; log:\n%s", got, tc.wantLog, log)
+			}
+			if tc.wrap {
+				noErrors(t, "client", log)
+				if err := wrapped.Err(); !errors.Is(err, errInjected) {
+					t.Errorf("Err() = %v, want it to wrap %v", err, errInjected)
+				}
+			}
+		})
+	}
+}
+
+func TestPeerDies(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	cc, sc := tcpPair(t)
+	var clog syncBuffer
+	cs, ss := sessions(t, Wrap(cc), sc, &clog, io.Discard)
+	received := make(chan struct{})
+	wait := serve(ss, func(st *yamux.Stream) {
+		io.CopyN(io.Discard, st, 1<<20)
+		close(received)
+		io.Copy(io.Discard, st)
+	})
+	defer func() { cs.Close(); wait(); ss.Close() }()
+
+	st, err := cs.OpenStream()
+	if err != nil {
+		t.Fatalf("open stream: %v", err)
+	}
+	go func() { <-received; sc.(*net.TCPConn).SetLinger(0); sc.Close() }() // RST mid-stream
+	writeUntilError(t, st)
+	if log := clog.String(); strings.Contains(log, "Failed to write") {
+		t.Errorf("client yamux log has write failures:\n%s", log)
+	}
+}
+
+func BenchmarkPingPong(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		wrap bool
+	}{{"raw", false}, {"wrapped", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			cc, sc := tcpPair(b)
+			var client, server io.ReadWriteCloser = cc, sc
+			if bc.wrap {
+				client, server = Wrap(cc), Wrap(sc)
+			}
+			cs, ss := sessions(b, client, server, io.Discard, io.Discard)
+			wait := serve(ss, echo)
+			defer func() { cs.Close(); wait(); ss.Close() }()
+			st, err := cs.OpenStream()
+			if err != nil {
+				b.Fatalf("open stream: %v", err)
+			}
+			req, resp := fill(100, 1), make([]byte, 100)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := st.Write(req); err != nil {
+					b.Fatalf("write: %v", err)
+				}
+				if _, err := io.ReadFull(st, resp); err != nil {
+					b.Fatalf("read: %v", err)
+				}
+			}
+		})
+	}
+}

@@ -53,7 +53,7 @@ func (echoEnv) Builder(name string) (shared.Builder, error) {
 	return nil, fmt.Errorf("no builder %q", name)
 }
 func (echoEnv) Cli(context.Context, []string) (int, error) { return 0, nil }
-func (echoEnv) Ui() shared.Ui                               { return stdoutUi{} }
+func (echoEnv) Ui() shared.Ui                              { return stdoutUi{} }
 
 func ExampleClient_Dispense() {
 	client := host.NewClient(&host.Config{

@@ -641,3 +641,27 @@ func TestForeignPluginTypes(t *testing.T) {
 		t.Errorf("Dispense(builder) = %v, want an error naming it", err)
 	}
 }
+
+// BenchmarkCancel measures how long a cancelled Builder.Run takes to return
+// once the host cancels its ctx (the plugin's ctx must be done promptly).
+func BenchmarkCancel(b *testing.B) {
+	builder := startBuilder(b)
+	if err := builder.Prepare(map[string]interface{}{"mode": "wait"}); err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		ui := &recUi{lines: make(chan string, 1)}
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- builder.Run(ctx, nil, ui) }()
+		<-ui.lines
+		t0 := time.Now()
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			b.Fatalf("Run after cancel = %v", err)
+		}
+		total += time.Since(t0)
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/cancel")
+}

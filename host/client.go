@@ -125,7 +125,15 @@ func (c *Client) start() (*plugin.RPCClient, error) {
 	defer c.startMu.Unlock()
 	if !c.started {
 		c.started = true
-		c.startErr = c.launch()
+		c.mu.Lock()
+		killed := c.killed
+		c.mu.Unlock()
+		if killed {
+			// Killed before it ever started: do not start it now.
+			c.startErr = fmt.Errorf("%w: %s was killed by Client.Kill before it started", ErrProcessExited, c.name)
+		} else {
+			c.startErr = c.launch()
+		}
 		if c.startErr != nil {
 			c.logger.Debug("plugin failed to start", "error", c.startErr)
 		}
@@ -184,8 +192,9 @@ func (c *Client) launch() error {
 	stderr := &lineWriter{max: maxLine, emit: (&stderrLogger{l: c.logger, tail: &c.tail}).line}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// A grandchild that inherited the plugin's stdout or stderr must not
-	// keep Wait, and so Kill, from returning.
-	cmd.WaitDelay = time.Second
+	// keep Wait, and so Kill, from returning: Kill returns within
+	// KillGrace + 1 s, so this is well under a second.
+	cmd.WaitDelay = 500 * time.Millisecond
 
 	deadline := time.Now().Add(c.cfg.StartTimeout)
 	if err := cmd.Start(); err != nil {
@@ -339,7 +348,12 @@ func (c *Client) kill() {
 	cmd, rpcClient := c.cmd, c.rpc
 	c.mu.Unlock()
 	if cmd == nil {
-		return // never started, or a start in progress that will see killed
+		// Never started, or a start in progress that will see killed and
+		// kill what it started: wait for it, so that nothing outlives Kill.
+		c.startMu.Lock()
+		//lint:ignore SA2001 the empty critical section waits for a start in progress
+		c.startMu.Unlock()
+		return
 	}
 	if rpcClient == nil {
 		// Still starting: there is no connection to ask it to quit on.

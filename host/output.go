@@ -32,8 +32,9 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			w.buf = append(w.buf, p...)
 			for len(w.buf) >= w.max {
-				w.emit(string(w.buf[:w.max]))
-				w.buf = append(w.buf[:0], w.buf[w.max:]...)
+				n := w.max // emit may change w.max (the address line does)
+				w.emit(string(w.buf[:n]))
+				w.buf = append(w.buf[:0], w.buf[n:]...)
 			}
 			break
 		}

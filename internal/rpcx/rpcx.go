@@ -156,6 +156,15 @@ func (c *Cancels) EndAll() {
 	}
 }
 
+// offerIDBit is set in the id of every offered callback stream. The side
+// that takes a callback accepts its stream on its own MuxBroker, which keys
+// pending streams by id and also holds the streams of the objects it
+// dispensed, numbered by its own counter, while offered ids come from the
+// other side's counter. Without a separate id space the two collide: the
+// callback stream is lost (the call fails after MuxBroker's 5 s accept
+// timeout) or MuxBroker.Accept panics closing a closed channel.
+const offerIDBit = 1 << 31
+
 // Offer serves v as a callback object for the other side on a new stream of
 // b and returns the id to send; the other side calls Take with it when its
 // method starts. A nil v is sent as id 0 and arrives as nil. The stream is
@@ -164,7 +173,7 @@ func Offer(b *plugin.MuxBroker, v interface{}, onEnd func()) uint32 {
 	if v == nil {
 		return 0
 	}
-	id := b.NextId()
+	id := b.NextId() | offerIDBit
 	go func() {
 		if onEnd != nil {
 			defer onEnd()

@@ -184,7 +184,9 @@ func TestSilentIntruderDoesNotBlockHost(t *testing.T) {
 // closed.
 func TestSecondConnectionRefused(t *testing.T) {
 	t.Parallel()
-	addr, secret, _, _ := handPlugin(t)
+	// A port range of its own: once the listener closes, a plugin of
+	// another test must not take the port and answer the second dial.
+	addr, secret, _, _ := handPlugin(t, wire.EnvMinPort+"=32000", wire.EnvMaxPort+"=32099")
 	c := connectHost(t, addr, secret)
 	if got := synopsis(t, c); got == "" {
 		t.Fatal("host got no synopsis")

@@ -9,6 +9,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -268,7 +269,7 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 	}
 	// Nothing crosses these streams (the host reads the process's own
 	// stdout and stderr), but they are drained and closed like the others.
-	_ = rpcClient.SyncStreams(discard{}, discard{})
+	_ = rpcClient.SyncStreams(io.Discard, io.Discard)
 	c.mu.Lock()
 	c.conn, c.rpc = conn, rpcClient
 	c.mu.Unlock()
@@ -373,8 +374,3 @@ func (c *Client) kill() {
 	}
 	<-quitDone
 }
-
-// discard is an io.Writer that drops everything.
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -163,6 +163,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n, err := c.c.Read(p)
+	if err != nil && c.dead.Load() {
+		return n, io.EOF // ended by our own Close, which is under way
+	}
 	if err != nil && err != io.EOF {
 		// yamux logs read errors in the middle of a frame ("Failed to read
 		// stream data: connection reset by peer" when a plugin dies), and

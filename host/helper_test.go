@@ -1,0 +1,383 @@
+//go:build unix
+
+package host_test
+
+// The plugins of these tests are the test binary itself, re-executed with
+// PLUGWIRE_TEST_HELPER naming what it should do: serve a Builder and a
+// Command through plugwire.Serve (whose methods misbehave on request), or
+// misbehave before Serve, or act as a host that the test then SIGKILLs.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire"
+	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/shared"
+)
+
+// Environment variables read by the helper process.
+const (
+	envHelper    = "PLUGWIRE_TEST_HELPER"    // the behaviour; unset in a normal test run
+	envStubborn  = "PLUGWIRE_TEST_STUBBORN"  // "1": ignore SIGTERM and do not exit after Serve
+	envSynopsis  = "PLUGWIRE_TEST_SYNOPSIS"  // Command.Synopsis action
+	envLine      = "PLUGWIRE_TEST_LINE"      // what "line" prints on stdout, Go-quoted
+	envDelay     = "PLUGWIRE_TEST_DELAY"     // how long "slow" sleeps before Serve
+	envMoment    = "PLUGWIRE_TEST_MOMENT"    // when the "host" behaviour waits to be killed
+	envFloodSize = "PLUGWIRE_TEST_FLOODSIZE" // bytes "flood" writes to each stream
+)
+
+// helperPidMsg is the message of the hclog JSON entry every helper logs on
+// stderr first, with its pid, so that a test learns the pid through the
+// host's Logger.
+const helperPidMsg = "plugwire test helper"
+
+// testExe is the test binary, re-executed as the helper.
+var testExe string
+
+func TestMain(m *testing.M) {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "finding the test binary:", err)
+		os.Exit(2)
+	}
+	testExe = exe
+	if b := os.Getenv(envHelper); b != "" {
+		os.Exit(runHelper(b))
+	}
+	os.Exit(m.Run())
+}
+
+// helperEnv is the environment of a helper: the test's own, without any
+// plugwire or helper variable, plus behaviour and extra.
+func helperEnv(behaviour string, extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "PLUGWIRE_") || strings.HasPrefix(kv, "PACKER_PLUGIN_") || strings.HasPrefix(kv, "GORACE=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	// A binary built with -race sleeps a second on exit, waiting for
+	// racing goroutines to report; a plugin must not.
+	env = append(env, "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	env = append(env, envHelper+"="+behaviour)
+	return append(env, extra...)
+}
+
+// helperCmd is an exec.Cmd that runs the helper as a plugin.
+func helperCmd(behaviour string, extra ...string) *exec.Cmd {
+	cmd := exec.Command(testExe)
+	cmd.Env = helperEnv(behaviour, extra...)
+	return cmd
+}
+
+// helperLogger is the hclog JSON logger a helper writes its own entries
+// with, on stderr, as a real plugin would.
+func helperLogger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:       "helper",
+		Output:     os.Stderr,
+		JSONFormat: true,
+		Level:      hclog.Trace,
+	})
+}
+
+func runHelper(behaviour string) int {
+	// No helper may outlive a test run that forgot it.
+	time.AfterFunc(90*time.Second, func() { os.Exit(9) })
+	if behaviour != "bare" {
+		helperLogger().Info(helperPidMsg, "pid", os.Getpid(), "behaviour", behaviour)
+	}
+	switch behaviour {
+	case "serve", "bare":
+		return serveHelper()
+	case "slow":
+		d, _ := time.ParseDuration(os.Getenv(envDelay))
+		time.Sleep(d)
+		return serveHelper()
+	case "spawn":
+		// A grandchild inherits stdout and stderr and holds them open
+		// after the plugin is gone.
+		gc := exec.Command(testExe)
+		gc.Env = helperEnv("grandchild")
+		gc.Stdout, gc.Stderr = os.Stdout, os.Stderr
+		if err := gc.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, "helper: starting grandchild:", err)
+			return 1
+		}
+		helperLogger().Info("grandchild started", "grandchild", gc.Process.Pid)
+		return serveHelper()
+	case "grandchild":
+		time.Sleep(30 * time.Second)
+		return 0
+	case "exit-before-address":
+		fmt.Fprintln(os.Stderr, "helper: cannot start: the widget is missing")
+		fmt.Fprintln(os.Stderr, "helper: giving up before the address line")
+		return 3
+	case "address-then-exit":
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return 1
+		}
+		fmt.Println(ln.Addr())
+		fmt.Fprintln(os.Stderr, "helper: printed the address, leaving before the host connects")
+		return 3
+	case "silent":
+		time.Sleep(time.Hour)
+		return 0
+	case "line":
+		line, err := strconv.Unquote(os.Getenv(envLine))
+		if err != nil {
+			return 2
+		}
+		fmt.Print(line)
+		time.Sleep(time.Hour)
+		return 0
+	case "host":
+		return hostHelper()
+	}
+	fmt.Fprintf(os.Stderr, "helper: unknown behaviour %q\n", behaviour)
+	return 2
+}
+
+func serveHelper() int {
+	stubborn := os.Getenv(envStubborn) == "1"
+	if stubborn {
+		signal.Ignore(syscall.SIGTERM)
+	}
+	plugwire.Serve(map[string]plugin.Plugin{
+		shared.BuilderPluginName: &shared.BuilderPlugin{Impl: &testBuilder{}},
+		shared.CommandPluginName: &shared.CommandPlugin{Impl: testCommand{}},
+	})
+	if stubborn {
+		time.Sleep(time.Hour)
+	}
+	return 0
+}
+
+// lastWords is what a helper writes on stderr before it exits with status
+// 3 in method; tests look for it in the error's stderr tail.
+func lastWords(method string) {
+	fmt.Fprintf(os.Stderr, "helper: something went badly wrong\n")
+	fmt.Fprintf(os.Stderr, "helper: exiting with status 3 in %s\n", method)
+	os.Exit(3)
+}
+
+// act performs the actions shared by every method.
+func act(method, action string) error {
+	switch action {
+	case "", "ok":
+		return nil
+	case "fail":
+		return fmt.Errorf("%s failed on purpose", method)
+	case "exit":
+		lastWords(method)
+	case "panic":
+		panic("helper panic in " + method)
+	case "panic-goroutine":
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			panic("helper panic in a goroutine of " + method)
+		}()
+		<-done
+	case "exit-later":
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			lastWords(method + " (later, while idle)")
+		}()
+		return nil
+	case "ignorectx":
+		time.Sleep(time.Hour)
+		return nil
+	}
+	return fmt.Errorf("helper: unknown action %q in %s", action, method)
+}
+
+// testBuilder's Prepare keeps its config, a map of method to action.
+type testBuilder struct {
+	mu  sync.Mutex
+	cfg map[string]interface{}
+}
+
+func (b *testBuilder) action(method string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, _ := b.cfg[method].(string)
+	return s
+}
+
+func (b *testBuilder) Prepare(config interface{}) error {
+	m, _ := config.(map[string]interface{})
+	b.mu.Lock()
+	b.cfg = m
+	b.mu.Unlock()
+	return act("Builder.Prepare", b.action("prepare"))
+}
+
+func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui) error {
+	const method = "Builder.Run"
+	switch a := b.action("run"); a {
+	case "say":
+		ui.Say("run says hello")
+		return nil
+	case "block":
+		ui.Say("blocking until cancelled")
+		<-ctx.Done()
+		return ctx.Err()
+	case "ignorectx":
+		ui.Say("ignoring ctx")
+		time.Sleep(time.Hour)
+		return nil
+	case "exit-in-host-callback":
+		// Die while the host is busy in a callback this method made: the
+		// host's callback sends SIGUSR1 once it is entered.
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		go ui.Say("send SIGUSR1 and the plugin dies while you are in this callback")
+		<-usr1
+		lastWords(method)
+		return nil
+	case "exit-in-own-callback":
+		// Die inside a callback the host makes into this plugin while it
+		// serves this method's Build.Run callback.
+		return build.Run(ctx, dyingUi{})
+	case "flood":
+		return flood()
+	case "log":
+		l := helperLogger()
+		l.Trace("trace entry", "k", "trace")
+		l.Debug("debug entry", "k", "debug")
+		l.Info("info entry", "k", "info", "n", 42)
+		l.Warn("warn entry", "k", "warn", "nested", map[string]interface{}{"a": []int{1, 2}})
+		l.Error("error entry", "k", "error", "err", errors.New("it broke"))
+		fmt.Fprintln(os.Stderr, "[WARN] a plain warning")
+		fmt.Fprintln(os.Stderr, "a plain line")
+		fmt.Fprintln(os.Stderr, "[ERROR] the last line")
+		fmt.Fprintln(os.Stdout, "stdout after the address")
+		ui.Say("logged")
+		return nil
+	default:
+		return act(method, a)
+	}
+}
+
+// dyingUi is the plugin's Ui that exits when the host calls it.
+type dyingUi struct{}
+
+func (dyingUi) Say(string, ...interface{})   { lastWords("Ui.Say callback") }
+func (dyingUi) Error(string, ...interface{}) { lastWords("Ui.Error callback") }
+
+// flood writes PLUGWIRE_TEST_FLOODSIZE bytes of lines to stdout and to
+// stderr, then a last line on each.
+func flood() error {
+	var size int
+	_, _ = fmt.Sscan(os.Getenv(envFloodSize), &size)
+	line := "[INFO] flood " + strings.Repeat("x", 114) + "\n" // 128 bytes
+	chunk := []byte(strings.Repeat(line, 64))
+	for n := 0; n < size; n += len(chunk) {
+		if _, err := os.Stdout.Write(chunk); err != nil {
+			return err
+		}
+		if _, err := os.Stderr.Write(chunk); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(os.Stdout, "[INFO] flood done")
+	fmt.Fprintln(os.Stderr, "[INFO] flood done")
+	return nil
+}
+
+// testCommand's Run does what args[0] says; Synopsis what
+// PLUGWIRE_TEST_SYNOPSIS says.
+type testCommand struct{}
+
+func (testCommand) Run(ctx context.Context, env shared.Environment, args []string) int {
+	const method = "Command.Run"
+	a := ""
+	if len(args) > 0 {
+		a = args[0]
+	}
+	switch a {
+	case "ok":
+		env.Ui().Say("command ran")
+		return 0
+	case "block":
+		<-ctx.Done()
+		return 7
+	}
+	if err := act(method, a); err != nil {
+		return 2
+	}
+	return 0
+}
+
+func (testCommand) Synopsis() string {
+	_ = act("Command.Synopsis", os.Getenv(envSynopsis))
+	return "a test command"
+}
+
+// hostHelper is a host that starts a plugin, logs the plugin's pid (the
+// plugin's own entry, forwarded) as hclog JSON on stdout, reaches the
+// moment PLUGWIRE_TEST_MOMENT names, says so, and waits to be SIGKILLed.
+func hostHelper() int {
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name:       "hosthelper",
+		Output:     os.Stdout,
+		JSONFormat: true,
+		Level:      hclog.Trace,
+	})
+	moment := os.Getenv(envMoment)
+	behaviour := "serve"
+	var extra []string
+	if moment == "starting" {
+		behaviour = "slow"
+		extra = append(extra, envDelay+"=300ms")
+	}
+	cmd := helperCmd(behaviour, extra...)
+	if moment == "idle-nolifeline" {
+		// A host that sets Stdin gives the plugin no lifeline: the plugin
+		// has only its connection to tell that the host is gone.
+		cmd.Stdin = strings.NewReader("")
+	}
+	c := host.NewClient(&host.Config{Cmd: cmd, Logger: logger, StartTimeout: 30 * time.Second})
+	b, err := c.Builder()
+	if err != nil {
+		logger.Error("hosthelper: start failed", "error", err)
+		return 1
+	}
+	switch moment {
+	case "idle", "idle-nolifeline":
+		logger.Info("hosthelper: at " + moment)
+	case "midcall":
+		if err := b.Prepare(map[string]interface{}{"run": "ignorectx"}); err != nil {
+			logger.Error("hosthelper: prepare failed", "error", err)
+			return 1
+		}
+		_ = b.Run(context.Background(), nil, uiFunc(func(s string) {
+			logger.Info("hosthelper: at "+moment, "said", s)
+		}))
+	}
+	time.Sleep(time.Hour)
+	return 0
+}
+
+// uiFunc is a shared.Ui that hands every message to a function.
+type uiFunc func(string)
+
+func (f uiFunc) Say(format string, a ...interface{})   { f(fmt.Sprintf(format, a...)) }
+func (f uiFunc) Error(format string, a ...interface{}) { f(fmt.Sprintf(format, a...)) }

@@ -1,0 +1,182 @@
+//go:build unix
+
+package host_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plugwire/plugwire/host"
+)
+
+// Kill asks the plugin to quit and forces it after KillGrace: it returns
+// within grace + 1 s even when the plugin ignores both its ctx and the
+// request to quit, and the calls in flight then fail with the signal.
+func TestKillStubbornPlugin(t *testing.T) {
+	t.Parallel()
+	const grace = 500 * time.Millisecond
+	p := newPlug(t, &host.Config{KillGrace: grace}, "serve", envStubborn+"=1")
+	b, err := p.Builder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Prepare(map[string]interface{}{"run": "ignorectx"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	inRun := make(chan struct{})
+	var once sync.Once
+	errc := make(chan error, 1)
+	go func() {
+		errc <- b.Run(ctx, nil, uiFunc(func(string) { once.Do(func() { close(inRun) }) }))
+	}()
+	await(t, inRun, 10*time.Second, "Run reaching the plugin")
+	cancel() // ignored by the plugin: the call keeps waiting, as a local one would
+	select {
+	case err := <-errc:
+		t.Fatalf("Run returned %v although the plugin ignores its ctx", err)
+	default:
+	}
+	took := within(t, grace+time.Second, "Kill of a plugin that ignores everything", p.Kill)
+	if took < grace {
+		t.Errorf("Kill returned after %v, before the grace period %v", took, grace)
+	}
+	select {
+	case err := <-errc:
+		wantExited(t, "Run in flight during Kill", err, "signal: killed")
+	case <-time.After(time.Second):
+		t.Fatal("Run still in flight after Kill returned")
+	}
+	assertReaped(t, p.pid(t))
+	wantExited(t, "Prepare after Kill", b.Prepare(nil), "signal: killed")
+}
+
+// Kill of a plugin that quits when asked is quick and clean, and the
+// calls in flight end with ErrProcessExited.
+func TestKillQuitsPlugin(t *testing.T) {
+	t.Parallel()
+	p := newPlug(t, &host.Config{KillGrace: 5 * time.Second}, "serve")
+	b, err := p.Builder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Prepare(map[string]interface{}{"run": "ignorectx"}); err != nil {
+		t.Fatal(err)
+	}
+	inRun := make(chan struct{})
+	var once sync.Once
+	errc := make(chan error, 1)
+	go func() {
+		errc <- b.Run(context.Background(), nil, uiFunc(func(string) { once.Do(func() { close(inRun) }) }))
+	}()
+	await(t, inRun, 10*time.Second, "Run reaching the plugin")
+	within(t, 2*time.Second, "Kill of a plugin that quits", p.Kill)
+	select {
+	case err := <-errc:
+		wantExited(t, "Run in flight during Kill", err, "exit status 0")
+	case <-time.After(time.Second):
+		t.Fatal("Run still in flight after Kill returned")
+	}
+	assertReaped(t, p.pid(t))
+}
+
+// Kill is safe twice, concurrently, and on a client never started; a
+// client killed before it started does not start.
+func TestKillIsSafe(t *testing.T) {
+	t.Parallel()
+	t.Run("never started", func(t *testing.T) {
+		t.Parallel()
+		p := newPlug(t, nil, "serve")
+		within(t, 100*time.Millisecond, "Kill of a client never started", p.Kill)
+		within(t, 100*time.Millisecond, "second Kill", p.Kill)
+		_, err := p.Builder()
+		if !errors.Is(err, host.ErrProcessExited) {
+			t.Errorf("Builder() after Kill: %v, want an error wrapping ErrProcessExited", err)
+		}
+		if started := p.log.find(msgIs("plugin started")); len(started) > 0 {
+			t.Errorf("a client killed before it started started the plugin: %v", started)
+		}
+	})
+	t.Run("no Cmd", func(t *testing.T) {
+		t.Parallel()
+		c := host.NewClient(&host.Config{})
+		within(t, 100*time.Millisecond, "Kill of a client without Cmd", c.Kill)
+		c.Kill()
+		if _, err := c.Builder(); err == nil {
+			t.Error("Builder() of a client without Cmd succeeded")
+		}
+	})
+	t.Run("nil Config", func(t *testing.T) {
+		t.Parallel()
+		c := host.NewClient(nil)
+		c.Kill()
+		if _, err := c.Builder(); err == nil {
+			t.Error("Builder() of a client with nil Config succeeded")
+		}
+		c.Kill()
+	})
+	t.Run("twice and concurrently", func(t *testing.T) {
+		t.Parallel()
+		const grace = 300 * time.Millisecond
+		p := newPlug(t, &host.Config{KillGrace: grace}, "serve", envStubborn+"=1")
+		if _, err := p.Builder(); err != nil {
+			t.Fatal(err)
+		}
+		pid := p.pid(t)
+		within(t, grace+time.Second, "8 concurrent Kills", func() {
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					p.Kill()
+					// Every Kill returns only once the process is reaped.
+					if !p.Exited() {
+						t.Error("Kill returned before the process exited")
+					}
+				}()
+			}
+			wg.Wait()
+		})
+		within(t, 100*time.Millisecond, "Kill after Kill", p.Kill)
+		assertReaped(t, pid)
+	})
+}
+
+// CleanupClients kills every client in parallel. It kills the clients of
+// every test, so it does not run in parallel with others.
+func TestCleanupClients(t *testing.T) {
+	const (
+		n     = 4
+		grace = 700 * time.Millisecond
+	)
+	var ps []*plug
+	var wg sync.WaitGroup
+	for range n {
+		p := newPlug(t, &host.Config{KillGrace: grace}, "serve", envStubborn+"=1")
+		ps = append(ps, p)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := p.Builder(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	// In parallel: n stubborn plugins take one grace period, not n.
+	within(t, grace+time.Second, "CleanupClients of 4 stubborn plugins", host.CleanupClients)
+	for _, p := range ps {
+		if !p.Exited() {
+			t.Error("a plugin was still running after CleanupClients")
+		}
+		assertReaped(t, p.pid(t))
+	}
+	within(t, 100*time.Millisecond, "CleanupClients with nothing left", host.CleanupClients)
+}

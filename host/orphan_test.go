@@ -1,0 +1,227 @@
+//go:build linux
+
+package host_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/plugwire/plugwire/host"
+)
+
+// becomeSubreaper makes this process adopt its orphaned descendants, so
+// that a plugin whose host was SIGKILLed is reaped by the test (which
+// learns that it exited) rather than left a zombie of an init that does not
+// reap.
+var becomeSubreaper = sync.OnceValue(func() error {
+	const prSetChildSubreaper = 36
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		return errno
+	}
+	return nil
+})
+
+// If the host is SIGKILLed, at any moment, its plugin exits on its own
+// within 2 s: through its lifeline (stdin) or, when the host gave it none,
+// through its connection.
+func TestPluginOutlivesNoHost(t *testing.T) {
+	t.Parallel()
+	if err := becomeSubreaper(); err != nil {
+		t.Logf("cannot become a child subreaper (%v): orphans are checked through /proc", err)
+	}
+	for _, moment := range []string{"starting", "idle", "idle-nolifeline", "midcall"} {
+		t.Run(moment, func(t *testing.T) {
+			t.Parallel()
+			hostCmd := exec.Command(testExe)
+			hostCmd.Env = helperEnv("host", envMoment+"="+moment)
+			out, err := hostCmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			hostErr := &lockedBuffer{}
+			hostCmd.Stderr = hostErr
+			if err := hostCmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			hostDone := make(chan struct{})
+			go func() {
+				_ = hostCmd.Wait()
+				close(hostDone)
+			}()
+			t.Cleanup(func() {
+				_ = hostCmd.Process.Kill()
+				<-hostDone
+			})
+
+			// Read the host helper's log until the plugin's pid and, unless
+			// the moment is "starting", the moment itself.
+			var log []string
+			pid := 0
+			reached := moment == "starting"
+			timeout := time.After(20 * time.Second)
+			sc := bufio.NewScanner(out)
+			linec := make(chan string)
+			go func() {
+				defer close(linec)
+				for sc.Scan() {
+					linec <- sc.Text()
+				}
+			}()
+			for pid == 0 || !reached {
+				select {
+				case line, ok := <-linec:
+					if !ok {
+						t.Fatalf("host helper ended early; its stdout:\n%s\nstderr:\n%s", strings.Join(log, "\n"), hostErr.String())
+					}
+					log = append(log, line)
+					var e entry
+					if json.Unmarshal([]byte(line), &e) != nil {
+						continue
+					}
+					switch {
+					case e.msg() == helperPidMsg:
+						pid = int(e["pid"].(float64))
+					case e.msg() == "hosthelper: at "+moment:
+						reached = true
+					}
+				case <-timeout:
+					t.Fatalf("host helper did not reach %q in 20 s; its stdout:\n%s", moment, strings.Join(log, "\n"))
+				}
+			}
+			go func() {
+				for range linec { // drain until the host is gone
+				}
+			}()
+
+			if err := hostCmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			killed := time.Now()
+			<-hostDone
+			if !waitGone(pid, 2*time.Second) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("plugin %d still running 2 s after its host was SIGKILLed (%s)", pid, moment)
+			}
+			t.Logf("plugin exited %v after its host was SIGKILLed", time.Since(killed).Round(time.Millisecond))
+		})
+	}
+}
+
+// A plugin whose host never connects exits on its own after
+// PLUGWIRE_CONNECT_TIMEOUT, with one line saying so.
+func TestPluginHostNeverConnects(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(testExe)
+	cmd.Env = helperEnv("bare",
+		"PACKER_PLUGIN_MIN_PORT=10000", "PACKER_PLUGIN_MAX_PORT=25000",
+		"PLUGWIRE_SECRET="+validSecret, "PLUGWIRE_CONNECT_TIMEOUT=1s")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	outLines := lines(stdout)
+	var addr string
+	select {
+	case addr = <-outLines:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no address line within 10 s")
+	}
+	printed := time.Now()
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("address line %q", addr)
+	}
+	for range outLines { // until the plugin closes stdout
+	}
+	var ee *exec.ExitError
+	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("plugin exited with %v, want exit status 1", err)
+	}
+	took := time.Since(printed)
+	if took > 2*time.Second || took < 900*time.Millisecond {
+		t.Errorf("plugin exited %v after printing its address, want about 1 s", took)
+	}
+	if s := stderr.String(); strings.Count(s, "\n") != 1 || !strings.Contains(s, "no host connected") {
+		t.Errorf("stderr %q, want one line saying no host connected", s)
+	}
+}
+
+// SIGINT (Ctrl-C in a terminal reaches the whole process group) does not
+// stop a plugin: the host decides, and cancels through ctx.
+func TestPluginIgnoresSIGINT(t *testing.T) {
+	t.Parallel()
+	p := newPlug(t, nil, "serve")
+	b, err := p.Builder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Prepare(map[string]interface{}{"run": "block"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := make(chan struct{})
+	var once sync.Once
+	errc := make(chan error, 1)
+	go func() {
+		errc <- b.Run(ctx, nil, uiFunc(func(string) { once.Do(func() { close(in) }) }))
+	}()
+	await(t, in, 10*time.Second, "Run reaching the plugin")
+	if err := syscall.Kill(p.pid(t), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	// The build goes on; the plugin still answers.
+	if err := b.Prepare(map[string]interface{}{"run": "block"}); err != nil {
+		t.Fatalf("Prepare after SIGINT: %v", err)
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run cancelled through ctx returned %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run still running 5 s after its ctx was cancelled")
+	}
+	p.Kill()
+	// The process ended because it was asked to quit, not by SIGINT.
+	err = b.Prepare(nil)
+	wantExited(t, "Prepare after Kill", err, "exit status 0")
+	if err != nil && strings.Contains(err.Error(), "interrupt") {
+		t.Errorf("the plugin died of SIGINT: %v", err)
+	}
+	if !errors.Is(err, host.ErrProcessExited) {
+		t.Errorf("Prepare after Kill: %v", err)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

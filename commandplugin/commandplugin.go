@@ -2,6 +2,10 @@
 package commandplugin
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire"
 	"github.com/plugwire/plugwire/shared"
@@ -9,7 +13,13 @@ import (
 
 // Serve serves c as the "command" plugin to the host that started this
 // process and returns when the host is done. Call it from main.
+//
+// A nil Command is a programming error: Serve says so on stderr and exits 1.
 func Serve(c shared.Command) {
+	if c == nil {
+		fmt.Fprintf(os.Stderr, "%s: commandplugin.Serve was given a nil shared.Command\n", filepath.Base(os.Args[0]))
+		os.Exit(1)
+	}
 	plugwire.Serve(map[string]plugin.Plugin{
 		shared.CommandPluginName: &shared.CommandPlugin{Impl: c},
 	})

@@ -67,8 +67,10 @@ func serve(plugins map[string]plugin.Plugin) error {
 	}
 
 	// The host decides when a plugin stops: Ctrl-C in a terminal reaches
-	// the whole process group, and the host cancels through contexts.
-	signal.Ignore(os.Interrupt)
+	// the whole process group, and the host cancels through contexts. The
+	// signal is caught and dropped rather than ignored, so that processes
+	// the plugin starts still get the default SIGINT behaviour.
+	signal.Notify(make(chan os.Signal, 1), os.Interrupt)
 
 	hostGone := make(chan struct{})
 	if os.Getenv(wire.EnvLifeline) == wire.LifelineStdin {

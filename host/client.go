@@ -273,6 +273,9 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 	c.mu.Lock()
 	c.conn, c.rpc = conn, rpcClient
 	c.mu.Unlock()
+	if c.Exited() {
+		_ = conn.Close() // it died before wait could see the connection
+	}
 	c.logger.Debug("plugin connected", "addr", addr)
 	return nil
 }

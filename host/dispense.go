@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/rpc"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/plugwire/plugwire/internal/rpcx"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -90,19 +91,16 @@ func (c *Client) callErr(err error) error {
 		c.forceKill()
 		<-c.exited
 	}
-	return c.exitErr
+	return fmt.Errorf("%w (the call failed with: %v)", c.exitErr, err)
 }
 
-// isTransport reports whether err is a failure of the call itself rather
-// than an error returned by the other side or made locally before sending.
+// isTransport reports whether err is a failure of the connection itself
+// (closed, reset, cut short) rather than an error returned by the other
+// side or one made locally.
 func isTransport(err error) bool {
-	var se rpc.ServerError
-	switch {
-	case rpcx.IsRemote(err), errors.As(err, &se), errors.Is(err, shared.ErrConfigNotJSON),
-		errors.Is(err, ErrProcessExited), errors.Is(err, ErrStartTimeout):
-		return false
-	}
-	return true
+	var ne net.Error
+	return errors.Is(err, rpc.ErrShutdown) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne)
 }
 
 // builder is a dispensed shared.Builder that reports a dead plugin.

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -104,9 +105,13 @@ func (i *IDs) Next() uint64 { return i.n.Add(1) }
 type Cancels struct {
 	mu    sync.Mutex
 	live  map[uint64]context.CancelFunc
-	early map[uint64]struct{} // cancels that arrived before their call
+	early map[uint64]time.Time // cancels that arrived before their call
 	ended bool
 }
+
+// earlyCancelTTL is how long a cancel that found no live call is kept
+// for its call to start: longer than MuxBroker's 5 s accept window.
+const earlyCancelTTL = 30 * time.Second
 
 // Start returns the context for call id and a function to call when the
 // method returns.
@@ -139,10 +144,18 @@ func (c *Cancels) Cancel(id uint64) {
 		cancel()
 		return
 	}
-	if c.early == nil {
-		c.early = make(map[uint64]struct{})
+	// A cancel can also arrive after its call returned; forget such
+	// records once no call can still be on its way.
+	now := time.Now()
+	for k, at := range c.early {
+		if now.Sub(at) > earlyCancelTTL {
+			delete(c.early, k)
+		}
 	}
-	c.early[id] = struct{}{}
+	if c.early == nil {
+		c.early = make(map[uint64]time.Time)
+	}
+	c.early[id] = now
 }
 
 // EndAll cancels every live call and every later one: the connection that

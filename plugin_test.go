@@ -42,6 +42,8 @@ func TestMain(m *testing.M) {
 		commandplugin.Serve(testCommand{})
 	case "fake-version":
 		fakeVersionPlugin()
+	case "impostor":
+		impostorPlugin()
 	case "foreign":
 		plugwire.Serve(map[string]plugin.Plugin{
 			"greeter": &greeter.GreeterPlugin{Impl: hello{}},

@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -27,11 +26,49 @@ import (
 	"github.com/plugwire/plugwire/shared"
 )
 
-// hello builds the host's preamble: magic, version, secret.
-func helloBytes(version uint32, secret []byte) []byte {
-	b := []byte("plugwire")
-	b = binary.BigEndian.AppendUint32(b, version)
-	return append(b, secret...)
+// helloBytes is the host's first message for version and secret.
+func helloBytes(t *testing.T, version uint32, secret wire.Secret) []byte {
+	t.Helper()
+	hello, err := wire.Hello(version, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hello
+}
+
+// impostorPlugin accepts the host like a plugin but does not know the
+// secret: a process that took the port of a plugin that died.
+func impostorPlugin() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		os.Exit(1)
+	}
+	fmt.Println(ln.Addr())
+	conn, err := ln.Accept()
+	if err != nil {
+		os.Exit(1)
+	}
+	hello := make([]byte, 8+4+32+32)
+	if _, err := io.ReadFull(conn, hello); err != nil {
+		os.Exit(1)
+	}
+	_, _ = conn.Write(wire.Reply(wire.ProtocolVersion, 0, wire.Secret{}, hello))
+	_, _ = io.Copy(io.Discard, conn)
+}
+
+// TestImpostorPluginRejected: the host only talks to a process that proves
+// the secret it gave the plugin it started; the secret itself never
+// crosses the connection.
+func TestImpostorPluginRejected(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = pluginEnv("impostor")
+	c := host.NewClient(&host.Config{Cmd: cmd, Logger: hclog.NewNullLogger()})
+	defer c.Kill()
+	_, err := c.Command()
+	if !errors.Is(err, wire.ErrNotProven) {
+		t.Errorf("Command() from an impostor = %v, want a refusal", err)
+	}
 }
 
 // fakeVersionPlugin is a plugin built against a future protocol: it answers
@@ -42,17 +79,19 @@ func fakeVersionPlugin() {
 		os.Exit(1)
 	}
 	fmt.Println(ln.Addr())
-	secret, _ := hex.DecodeString(os.Getenv(wire.EnvSecret))
+	secret, err := wire.ParseSecret(os.Getenv(wire.EnvSecret))
+	if err != nil {
+		os.Exit(1)
+	}
 	conn, err := ln.Accept()
 	if err != nil {
 		os.Exit(1)
 	}
-	buf := make([]byte, 8+4+wire.SecretSize)
-	if _, err := io.ReadFull(conn, buf); err != nil || !bytes.Equal(buf[12:], secret) {
+	hello := make([]byte, 8+4+32+32)
+	if _, err := io.ReadFull(conn, hello); err != nil {
 		os.Exit(1)
 	}
-	reply := binary.BigEndian.AppendUint32([]byte("plugwire"), 99)
-	_, _ = conn.Write(append(reply, 1))
+	_, _ = conn.Write(wire.Reply(99, 1, secret, hello))
 	_, _ = io.Copy(io.Discard, conn)
 }
 
@@ -130,7 +169,7 @@ func TestIntruderBeforeHost(t *testing.T) {
 	}{
 		{"go-plugin without preamble", nil},
 		{"missing secret", []byte("plugwire\x00\x00\x00\x01")},
-		{"wrong secret", helloBytes(wire.ProtocolVersion, make([]byte, wire.SecretSize))},
+		{"wrong secret", helloBytes(t, wire.ProtocolVersion, wire.Secret{})},
 	} {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -240,8 +279,8 @@ func TestVersionMismatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		_, _ = conn.Write(helloBytes(wire.ProtocolVersion+1, secret[:]))
-		reply := make([]byte, 13)
+		_, _ = conn.Write(helloBytes(t, wire.ProtocolVersion+1, secret))
+		reply := make([]byte, 13+32)
 		if _, err := io.ReadFull(conn, reply); err != nil {
 			t.Fatalf("no answer to a proven host of another version: %v", err)
 		}

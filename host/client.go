@@ -256,7 +256,7 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return fmt.Errorf("host: %w: %s did not complete the handshake within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)
 		}
-		if c.waitExit(100*time.Millisecond) && !errors.Is(err, wire.ErrVersionMismatch) {
+		if !errors.Is(err, wire.ErrVersionMismatch) && !errors.Is(err, wire.ErrNotProven) && c.waitExit(100*time.Millisecond) {
 			return ErrProcessExited
 		}
 		return fmt.Errorf("host: %s: %w", c.name, err)

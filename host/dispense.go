@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/yamux"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -99,8 +100,25 @@ func (c *Client) callErr(err error) error {
 // side or one made locally.
 func isTransport(err error) bool {
 	var ne net.Error
-	return errors.Is(err, rpc.ErrShutdown) || errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne)
+	if errors.As(err, &ne) {
+		return true
+	}
+	for _, t := range transportErrors {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// transportErrors are what net/rpc, MuxBroker and yamux return when the
+// connection under a call is gone.
+var transportErrors = []error{
+	rpc.ErrShutdown, io.EOF, io.ErrUnexpectedEOF, net.ErrClosed,
+	yamux.ErrSessionShutdown, yamux.ErrStreamClosed, yamux.ErrConnectionReset,
+	yamux.ErrStreamsExhausted, yamux.ErrRemoteGoAway, yamux.ErrConnectionWriteTimeout,
+	yamux.ErrKeepAliveTimeout, yamux.ErrInvalidVersion, yamux.ErrInvalidMsgType,
+	yamux.ErrDuplicateStream, yamux.ErrRecvWindowExceeded, yamux.ErrUnexpectedFlag,
 }
 
 // builder is a dispensed shared.Builder that reports a dead plugin.

@@ -1,8 +1,9 @@
 package wire
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
-	"crypto/subtle"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -29,11 +30,19 @@ const (
 	statusVersionMismatch = 1
 )
 
-// helloSize is magic, version and secret: what the host sends first.
-const helloSize = len(magic) + 4 + SecretSize
+// nonceSize is the size of the host's challenge.
+const nonceSize = 32
 
-// replySize is magic, version and status: what the plugin answers.
-const replySize = len(magic) + 4 + 1
+// macSize is the size of an HMAC-SHA256.
+const macSize = sha256.Size
+
+// helloSize is what the host sends first: magic, version, a fresh nonce and
+// its proof of the secret, HMAC-SHA256(secret, "plugwire host\x00" nonce).
+const helloSize = len(magic) + 4 + nonceSize + macSize
+
+// replySize is what the plugin answers: magic, version, status and its own
+// proof, HMAC-SHA256(secret, "plugwire plugin\x00" nonce).
+const replySize = len(magic) + 4 + 1 + macSize
 
 // HandshakeTimeout bounds how long a connection may take to prove the
 // secret before the plugin closes it.
@@ -42,6 +51,10 @@ const HandshakeTimeout = 5 * time.Second
 // ErrVersionMismatch is wrapped by the error either side gets when the
 // other speaks another ProtocolVersion.
 var ErrVersionMismatch = errors.New("plugwire protocol version mismatch")
+
+// ErrNotProven is wrapped by the error Prove returns when the process that
+// answered does not know the secret: it is not the plugin the host started.
+var ErrNotProven = errors.New("the plugin did not prove this launch's secret")
 
 // Secret is a per-launch secret. Its String method never reveals it.
 type Secret [SecretSize]byte
@@ -73,18 +86,54 @@ func ParseSecret(v string) (Secret, error) {
 	return s, nil
 }
 
-// Prove is the host's side of the preamble: it sends the secret and its
-// version on conn and reads the plugin's answer. It fails with an error
-// wrapping ErrVersionMismatch, naming both versions, when they differ.
+// proof is HMAC-SHA256(s, role "\x00" nonce): it shows knowledge of the
+// secret without sending it.
+func (s Secret) proof(role string, nonce []byte) []byte {
+	m := hmac.New(sha256.New, s[:])
+	m.Write([]byte("plugwire " + role + "\x00"))
+	m.Write(nonce)
+	return m.Sum(nil)
+}
+
+// Hello returns the host's first message for version, with a fresh nonce.
+// Prove sends it; tests use it to speak as a host of another version.
+func Hello(version uint32, s Secret) ([]byte, error) {
+	hello := make([]byte, 0, helloSize)
+	hello = append(hello, magic[:]...)
+	hello = binary.BigEndian.AppendUint32(hello, version)
+	nonce := make([]byte, nonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("reading random nonce: %w", err)
+	}
+	hello = append(hello, nonce...)
+	return append(hello, s.proof("host", nonce)...), nil
+}
+
+// Reply returns the plugin's answer to hello for version and status
+// (0 ok, 1 version mismatch). AcceptHost sends it; tests use it to speak as
+// a plugin of another version.
+func Reply(version uint32, status byte, s Secret, hello []byte) []byte {
+	reply := make([]byte, 0, replySize)
+	reply = append(reply, magic[:]...)
+	reply = binary.BigEndian.AppendUint32(reply, version)
+	reply = append(reply, status)
+	return append(reply, s.proof("plugin", hello[len(magic)+4:len(magic)+4+nonceSize])...)
+}
+
+// Prove is the host's side of the preamble: it proves the secret on conn
+// without sending it, and checks that the plugin proves it too, so that
+// neither side talks to a process that merely took the port. It fails with
+// an error wrapping ErrVersionMismatch, naming both versions, when they
+// differ.
 func Prove(conn net.Conn, s Secret, deadline time.Time) error {
 	if err := conn.SetDeadline(deadline); err != nil {
 		return fmt.Errorf("setting handshake deadline: %w", err)
 	}
-	var hello [helloSize]byte
-	copy(hello[:], magic[:])
-	binary.BigEndian.PutUint32(hello[len(magic):], ProtocolVersion)
-	copy(hello[len(magic)+4:], s[:])
-	if _, err := conn.Write(hello[:]); err != nil {
+	hello, err := Hello(ProtocolVersion, s)
+	if err != nil {
+		return err
+	}
+	if _, err := conn.Write(hello); err != nil {
 		return fmt.Errorf("sending handshake to plugin at %s: %w", conn.RemoteAddr(), err)
 	}
 	var reply [replySize]byte
@@ -94,6 +143,9 @@ func Prove(conn net.Conn, s Secret, deadline time.Time) error {
 	}
 	if [8]byte(reply[:8]) != magic {
 		return fmt.Errorf("plugin at %s answered the handshake with %q: not a plugwire plugin", conn.RemoteAddr(), reply[:8])
+	}
+	if !hmac.Equal(reply[13:], s.proof("plugin", hello[len(magic)+4:len(magic)+4+nonceSize])) {
+		return fmt.Errorf("%w: the process at %s is not the plugin this host started", ErrNotProven, conn.RemoteAddr())
 	}
 	theirs := binary.BigEndian.Uint32(reply[8:12])
 	if theirs != ProtocolVersion || reply[12] == statusVersionMismatch {
@@ -118,21 +170,17 @@ func check(conn net.Conn, s Secret) (ok bool, err error) {
 	if _, err := io.ReadFull(conn, hello[:]); err != nil {
 		return false, nil
 	}
-	if [8]byte(hello[:8]) != magic ||
-		subtle.ConstantTimeCompare(hello[len(magic)+4:], s[:]) != 1 {
+	nonce := hello[len(magic)+4 : len(magic)+4+nonceSize]
+	if [8]byte(hello[:8]) != magic || !hmac.Equal(hello[len(magic)+4+nonceSize:], s.proof("host", nonce)) {
 		return false, nil
 	}
-	var reply [replySize]byte
-	copy(reply[:], magic[:])
-	binary.BigEndian.PutUint32(reply[len(magic):], ProtocolVersion)
 	theirs := binary.BigEndian.Uint32(hello[len(magic):])
 	if theirs != ProtocolVersion {
-		reply[12] = statusVersionMismatch
-		_, _ = conn.Write(reply[:])
+		_, _ = conn.Write(Reply(ProtocolVersion, statusVersionMismatch, s, hello[:]))
 		return false, fmt.Errorf("%w: host speaks plugwire protocol %d, this plugin speaks %d; build both against the same plugwire release",
 			ErrVersionMismatch, theirs, ProtocolVersion)
 	}
-	if _, err := conn.Write(reply[:]); err != nil {
+	if _, err := conn.Write(Reply(ProtocolVersion, statusOK, s, hello[:])); err != nil {
 		return false, nil
 	}
 	return true, conn.SetDeadline(time.Time{})

@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -48,6 +49,27 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		p = p[i+1:]
 	}
 	return n, nil
+}
+
+// ReadFrom copies r into w through a 4 KiB buffer, so that os/exec's copy
+// of a plugin's stdout or stderr does not hold 32 KiB per stream for the
+// plugin's whole life.
+func (w *lineWriter) ReadFrom(r io.Reader) (int64, error) {
+	buf := make([]byte, 4096)
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			_, _ = w.Write(buf[:n])
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // flush emits a last line that had no newline.

@@ -36,9 +36,9 @@ func helloBytes(t *testing.T, version uint32, secret wire.Secret) []byte {
 	return hello
 }
 
-// impostorPlugin accepts the host like a plugin but does not know the
-// secret: a process that took the port of a plugin that died.
-func impostorPlugin() {
+// fakePlugin announces a port like a plugin, reads the host's hello from
+// the first connection and answers with answer(hello), without serving.
+func fakePlugin(answer func(hello []byte) []byte) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		os.Exit(1)
@@ -52,8 +52,16 @@ func impostorPlugin() {
 	if _, err := io.ReadFull(conn, hello); err != nil {
 		os.Exit(1)
 	}
-	_, _ = conn.Write(wire.Reply(wire.ProtocolVersion, 0, wire.Secret{}, hello))
+	_, _ = conn.Write(answer(hello))
 	_, _ = io.Copy(io.Discard, conn)
+}
+
+// impostorPlugin accepts the host like a plugin but does not know the
+// secret: a process that took the port of a plugin that died.
+func impostorPlugin() {
+	fakePlugin(func(hello []byte) []byte {
+		return wire.Reply(wire.ProtocolVersion, 0, wire.Secret{}, hello)
+	})
 }
 
 // TestImpostorPluginRejected: the host only talks to a process that proves
@@ -72,27 +80,13 @@ func TestImpostorPluginRejected(t *testing.T) {
 }
 
 // fakeVersionPlugin is a plugin built against a future protocol: it answers
-// any proven host with version 99.
+// any host with version 99.
 func fakeVersionPlugin() {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		os.Exit(1)
-	}
-	fmt.Println(ln.Addr())
 	secret, err := wire.ParseSecret(os.Getenv(wire.EnvSecret))
 	if err != nil {
 		os.Exit(1)
 	}
-	conn, err := ln.Accept()
-	if err != nil {
-		os.Exit(1)
-	}
-	hello := make([]byte, 8+4+32+32)
-	if _, err := io.ReadFull(conn, hello); err != nil {
-		os.Exit(1)
-	}
-	_, _ = conn.Write(wire.Reply(99, 1, secret, hello))
-	_, _ = io.Copy(io.Discard, conn)
+	fakePlugin(func(hello []byte) []byte { return wire.Reply(99, 1, secret, hello) })
 }
 
 // handPlugin starts the command test plugin by hand, as a host would but

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 	"github.com/plugwire/plugwire/internal/wire"
 	"github.com/plugwire/plugwire/shared"
 )
@@ -309,7 +309,7 @@ func TestVersionMismatch(t *testing.T) {
 // log line or error, even at Trace.
 func TestSecretStaysSecret(t *testing.T) {
 	t.Parallel()
-	var logs safeBuffer
+	var logs testutil.Buffer
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = pluginEnv("command")
 	c := host.NewClient(&host.Config{Cmd: cmd, Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: &logs})})
@@ -339,22 +339,4 @@ func TestSecretStaysSecret(t *testing.T) {
 	if strings.Contains(logs.String(), secret) {
 		t.Errorf("the secret appears in the host's log")
 	}
-}
-
-// safeBuffer is a bytes.Buffer safe for concurrent writes.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

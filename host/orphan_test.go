@@ -4,7 +4,6 @@ package host_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 )
 
 // becomeSubreaper makes this process adopt its orphaned descendants, so
@@ -47,7 +47,7 @@ func TestPluginOutlivesNoHost(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hostErr := &lockedBuffer{}
+			hostErr := &testutil.Buffer{}
 			hostCmd.Stderr = hostErr
 			if err := hostCmd.Start(); err != nil {
 				t.Fatal(err)
@@ -206,22 +206,4 @@ func TestPluginIgnoresSIGINT(t *testing.T) {
 	if !errors.Is(err, host.ErrProcessExited) {
 		t.Errorf("Prepare after Kill: %v", err)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -14,26 +14,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+	"github.com/plugwire/plugwire/internal/testutil"
 	"go.uber.org/goleak"
 )
-
-// syncBuffer is a goroutine-safe sink for yamux's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // tcpPair returns both ends of a loopback TCP connection.
 func tcpPair(tb testing.TB) (client, server net.Conn) {
@@ -111,7 +94,7 @@ func noErrors(t *testing.T, side, log string) {
 func TestEchoManyStreams(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	cc, sc := tcpPair(t)
-	var clog, slog syncBuffer
+	var clog, slog testutil.Buffer
 	cs, ss := sessions(t, Wrap(cc), Wrap(sc), &clog, &slog)
 	wait := serve(ss, echo)
 
@@ -342,7 +325,7 @@ func TestQuietWriteFailure(t *testing.T) {
 			if tc.wrap {
 				client = wrapped
 			}
-			var clog syncBuffer
+			var clog testutil.Buffer
 			cs, ss := sessions(t, client, sc, &clog, io.Discard)
 			wait := serve(ss, func(st *yamux.Stream) { io.Copy(io.Discard, st) })
 			defer func() { cs.Close(); wait(); ss.Close() }()
@@ -374,7 +357,7 @@ func TestQuietWriteFailure(t *testing.T) {
 func TestPeerDies(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	cc, sc := tcpPair(t)
-	var clog syncBuffer
+	var clog testutil.Buffer
 	cs, ss := sessions(t, Wrap(cc), sc, &clog, io.Discard)
 	received := make(chan struct{})
 	wait := serve(ss, func(st *yamux.Stream) {

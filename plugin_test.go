@@ -667,27 +667,3 @@ func BenchmarkCancel(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/cancel")
 }
-
-// TestKillAfterManyDispenses: every dispensed object keeps a yamux stream
-// open until Kill; Kill still returns within its bound (grace + 1 s).
-func TestKillAfterManyDispenses(t *testing.T) {
-	t.Parallel()
-	c := start(t, "command", nil)
-	for i := 0; i < 150; i++ {
-		cmd, err := c.Command()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cmd.Synopsis() == "" {
-			t.Fatal("empty synopsis")
-		}
-	}
-	t0 := time.Now()
-	c.Kill()
-	if d := time.Since(t0); d > host.DefaultKillGrace+time.Second {
-		t.Errorf("Kill after 150 dispenses took %v, want at most %v", d, host.DefaultKillGrace+time.Second)
-	}
-	if !c.Exited() {
-		t.Error("plugin not exited after Kill")
-	}
-}

@@ -43,6 +43,8 @@ type Client struct {
 	lifeline *os.File
 	conn     *muxconn.Conn
 	rpc      *plugin.RPCClient
+	streams  []io.Closer // of dispensed objects; see release
+	released bool
 
 	exited  chan struct{} // closed once the process is reaped
 	exitErr error         // how it ended; set before exited is closed
@@ -262,14 +264,14 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 		return fmt.Errorf("host: %s: %w", c.name, err)
 	}
 	conn := muxconn.Wrap(raw)
-	rpcClient, err := plugin.NewRPCClient(conn, c.cfg.Plugins)
+	rpcClient, err := plugin.NewRPCClient(conn, c.trackAll(c.cfg.Plugins))
 	if err != nil {
 		_ = conn.Close()
 		return fmt.Errorf("host: starting the RPC session with %s: %w", c.name, err)
 	}
-	// Nothing crosses these streams (the host reads the process's own
-	// stdout and stderr), but they are drained and closed like the others.
-	_ = rpcClient.SyncStreams(io.Discard, io.Discard)
+	// go-plugin's stdout and stderr streams are not read (no SyncStreams):
+	// nothing crosses them, as the host reads the process's own stdout and
+	// stderr, and a reader would log an error when the connection ends.
 	c.mu.Lock()
 	c.conn, c.rpc = conn, rpcClient
 	c.mu.Unlock()
@@ -365,6 +367,7 @@ func (c *Client) kill() {
 		<-c.exited
 		return
 	}
+	c.release()
 	quitDone := make(chan struct{})
 	go func() {
 		defer close(quitDone)

@@ -404,3 +404,46 @@ func TestPluginMethodPanics(t *testing.T) {
 		})
 	}
 }
+
+// A plugin that dies after its client dispensed many objects, each with its
+// own stream, still fails the calls in flight, and every later call, within
+// 2 s, and Kill afterwards is quick.
+func TestPluginDiesWithManyDispensed(t *testing.T) {
+	t.Parallel()
+	p := newPlug(t, nil, "serve")
+	bs := dispenseMany(t, p, manyDispensed)
+	const runs = 4
+	var started sync.WaitGroup
+	started.Add(runs)
+	errs := make(chan error, runs)
+	for i := range runs {
+		b := bs[len(bs)-1-i]
+		if err := b.Prepare(map[string]interface{}{"run": "block"}); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			var once sync.Once
+			errs <- b.Run(context.Background(), nil, uiFunc(func(string) { once.Do(started.Done) }))
+		}()
+	}
+	allStarted := make(chan struct{})
+	go func() {
+		started.Wait()
+		close(allStarted)
+	}()
+	await(t, allStarted, 10*time.Second, "every Run blocked in the plugin")
+	if err := syscall.Kill(p.pid(t), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 2*time.Second, "calls in flight and later calls after the plugin's death", func() {
+		for range runs {
+			wantExited(t, "Builder.Run in flight", <-errs, "signal: killed")
+		}
+		for i, b := range bs {
+			if err := b.Prepare(nil); !errors.Is(err, host.ErrProcessExited) {
+				t.Fatalf("Prepare of builder %d after the plugin died: %v, want an error wrapping ErrProcessExited", i, err)
+			}
+		}
+	})
+	within(t, 100*time.Millisecond, "Kill of a dead plugin", p.Kill)
+}

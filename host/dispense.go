@@ -22,7 +22,9 @@ const exitWait = time.Second
 // Dispense returns the plugin object registered under name in
 // Config.Plugins, starting the plugin on first use. For plugwire's own
 // contracts it returns a shared.Builder or a shared.RemoteCommand whose
-// calls report a dead plugin as errors wrapping ErrProcessExited.
+// calls report a dead plugin as errors wrapping ErrProcessExited. Each
+// object has its own stream on the plugin's connection, open until Kill:
+// dispense once and reuse the object rather than dispensing per call.
 func (c *Client) Dispense(name string) (interface{}, error) {
 	p, ok := c.cfg.Plugins[name]
 	if !ok {
@@ -87,7 +89,12 @@ func (c *Client) callErr(err error) error {
 	if err == nil || !isTransport(err) {
 		return err
 	}
-	if !c.waitExit(exitWait) {
+	c.mu.Lock()
+	killed := c.killed
+	c.mu.Unlock()
+	if killed {
+		<-c.exited // Kill ends the process within its grace period
+	} else if !c.waitExit(exitWait) {
 		c.logger.Warn("connection to plugin lost while the process lives; killing it", "error", err)
 		c.forceKill()
 		<-c.exited

@@ -349,7 +349,7 @@ func hostHelper() int {
 		extra = append(extra, envDelay+"=300ms")
 	}
 	cmd := helperCmd(behaviour, extra...)
-	if moment == "idle-nolifeline" {
+	if strings.HasSuffix(moment, "nolifeline") {
 		// A host that sets Stdin gives the plugin no lifeline: the plugin
 		// has only its connection to tell that the host is gone.
 		cmd.Stdin = strings.NewReader("")
@@ -362,6 +362,16 @@ func hostHelper() int {
 	}
 	switch moment {
 	case "idle", "idle-nolifeline":
+		logger.Info("hosthelper: at " + moment)
+	case "idle-many", "idle-many-nolifeline":
+		// Every dispensed object holds a stream the plugin must not
+		// spend its last seconds on.
+		for range manyDispensed {
+			if _, err := c.Builder(); err != nil {
+				logger.Error("hosthelper: dispense failed", "error", err)
+				return 1
+			}
+		}
 		logger.Info("hosthelper: at " + moment)
 	case "midcall":
 		if err := b.Prepare(map[string]interface{}{"run": "ignorectx"}); err != nil {

@@ -5,11 +5,13 @@ package host_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/shared"
 )
 
 // Kill asks the plugin to quit and forces it after KillGrace: it returns
@@ -179,4 +181,65 @@ func TestCleanupClients(t *testing.T) {
 		assertReaped(t, p.pid(t))
 	}
 	within(t, 100*time.Millisecond, "CleanupClients with nothing left", host.CleanupClients)
+}
+
+// manyDispensed is how many objects the many-dispenses tests dispense from
+// one client: each holds a yamux stream for the life of the connection.
+const manyDispensed = 200
+
+// dispenseMany dispenses n builders from p and Prepares each.
+func dispenseMany(t *testing.T, p *plug, n int) []shared.Builder {
+	t.Helper()
+	bs := make([]shared.Builder, n)
+	for i := range bs {
+		b, err := p.Builder()
+		if err != nil {
+			t.Fatalf("dispense %d: %v", i, err)
+		}
+		if err := b.Prepare(map[string]interface{}{"n": i}); err != nil {
+			t.Fatalf("Prepare of dispensed builder %d: %v", i, err)
+		}
+		bs[i] = b
+	}
+	return bs
+}
+
+// Kill stays within grace + 1 s when the client has dispensed many
+// objects, each with its own stream, and a call is in flight on one.
+func TestKillManyDispensed(t *testing.T) {
+	t.Parallel()
+	for _, stubborn := range []string{"0", "1"} {
+		t.Run("stubborn="+stubborn, func(t *testing.T) {
+			t.Parallel()
+			const grace = 500 * time.Millisecond
+			p := newPlug(t, &host.Config{KillGrace: grace}, "serve", envStubborn+"="+stubborn)
+			bs := dispenseMany(t, p, manyDispensed)
+			pid := p.pid(t)
+			if err := bs[0].Prepare(map[string]interface{}{"run": "ignorectx"}); err != nil {
+				t.Fatal(err)
+			}
+			inRun := make(chan struct{})
+			var once sync.Once
+			errc := make(chan error, 1)
+			go func() {
+				errc <- bs[0].Run(context.Background(), nil, uiFunc(func(string) { once.Do(func() { close(inRun) }) }))
+			}()
+			await(t, inRun, 10*time.Second, "Run reaching the plugin")
+			within(t, grace+time.Second, "Kill after "+strconv.Itoa(manyDispensed)+" dispenses", p.Kill)
+			select {
+			case err := <-errc:
+				if !errors.Is(err, host.ErrProcessExited) {
+					t.Errorf("Run in flight during Kill: %v, want an error wrapping ErrProcessExited", err)
+				}
+			case <-time.After(time.Second):
+				t.Fatal("Run still in flight 1 s after Kill returned")
+			}
+			assertReaped(t, pid)
+			for i, b := range bs {
+				if err := b.Prepare(nil); !errors.Is(err, host.ErrProcessExited) {
+					t.Fatalf("Prepare of builder %d after Kill: %v, want an error wrapping ErrProcessExited", i, err)
+				}
+			}
+		})
+	}
 }

@@ -38,7 +38,7 @@ func TestPluginOutlivesNoHost(t *testing.T) {
 	if err := becomeSubreaper(); err != nil {
 		t.Logf("cannot become a child subreaper (%v): orphans are checked through /proc", err)
 	}
-	for _, moment := range []string{"starting", "idle", "idle-nolifeline", "midcall"} {
+	for _, moment := range []string{"starting", "idle", "idle-nolifeline", "idle-many", "idle-many-nolifeline", "midcall"} {
 		t.Run(moment, func(t *testing.T) {
 			t.Parallel()
 			hostCmd := exec.Command(testExe)

@@ -55,6 +55,11 @@ type Conn struct {
 	closeErr  error
 	errMu     sync.Mutex
 	err       error // first underlying write error
+
+	st      streams // the streams open; see streams
+	rmu     sync.Mutex
+	pending []byte // forged RST frames still to be read
+	ended   bool   // the connection ended; Read returns io.EOF after pending
 }
 
 // Wrap returns c wrapped so that yamux running over it sends each data frame
@@ -98,10 +103,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 		c.holding = false
 		err = c.writeHeld(p)
 	case isDataHeader(p):
+		c.st.frame(p, true)
 		copy(c.held[:], p)
 		c.holding = true
 		return len(p), nil
 	default:
+		if len(p) == headerSize {
+			c.st.frame(p, true)
+		}
 		_, err = c.c.Write(p)
 	}
 	if err != nil {
@@ -157,8 +166,37 @@ func (c *Conn) Err() error {
 
 // Read reads from the underlying connection. Once the connection has been
 // closed by Close or by a failed write, Read returns io.EOF instead of the
-// underlying error, so yamux ends its session without logging.
+// underlying error, so yamux ends its session without logging. When the
+// connection ends, Read first returns an RST frame for every yamux stream
+// still open (unless it ended in the middle of a frame), so that yamux
+// wakes every reader of a stream before it shuts the session down.
 func (c *Conn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	if c.ended {
+		return 0, io.EOF
+	}
+	n, err := c.read(p)
+	c.st.received(p[:n])
+	if err == nil {
+		return n, nil
+	}
+	c.ended = true
+	c.pending = c.st.resets()
+	if n > 0 || len(c.pending) > 0 {
+		m := copy(p[n:], c.pending)
+		c.pending = c.pending[m:]
+		return n + m, nil
+	}
+	return 0, io.EOF
+}
+
+func (c *Conn) read(p []byte) (int, error) {
 	if c.dead.Load() {
 		return 0, io.EOF
 	}

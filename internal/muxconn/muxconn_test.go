@@ -23,13 +23,7 @@ func hdr(typ byte, flags uint16, stream, length uint32) []byte {
 	return h
 }
 
-const (
-	typeWindowUpdate = 1
-	typePing         = 2
-	typeGoAway       = 3
-	flagSYN          = 1
-	flagFIN          = 4
-)
+const typePing = 2
 
 func join(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
 

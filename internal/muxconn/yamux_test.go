@@ -409,3 +409,73 @@ func BenchmarkPingPong(b *testing.B) {
 		})
 	}
 }
+
+// When the peer's end of the connection goes away, every stream with a
+// reader waiting, opened by either side, is reset: the readers return
+// yamux.ErrConnectionReset before the session shuts down (left to yamux
+// they would spin until Session.Close reached their stream), and yamux logs
+// nothing about it.
+func TestPeerGoneResetsEveryStream(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const dialed, accepted = 300, 50
+	cc, sc := tcpPair(t)
+	var clog testutil.Buffer
+	cs, ss := sessions(t, Wrap(cc), sc, &clog, io.Discard)
+	defer cs.Close()
+
+	var streams []*yamux.Stream
+	for range dialed {
+		st, err := cs.OpenStream()
+		if err != nil {
+			t.Fatalf("open stream: %v", err)
+		}
+		if _, err := ss.AcceptStream(); err != nil {
+			t.Fatalf("accept on the peer: %v", err)
+		}
+		streams = append(streams, st)
+	}
+	for range accepted {
+		st, err := ss.OpenStream()
+		if err != nil {
+			t.Fatalf("open stream on the peer: %v", err)
+		}
+		if _, err := st.Write([]byte{1}); err != nil {
+			t.Fatalf("write on the peer: %v", err)
+		}
+		st, err = cs.AcceptStream()
+		if err != nil {
+			t.Fatalf("accept: %v", err)
+		}
+		if _, err := io.ReadFull(st, make([]byte, 1)); err != nil {
+			t.Fatalf("read the peer's byte: %v", err)
+		}
+		streams = append(streams, st)
+	}
+
+	errs := make(chan error, len(streams))
+	for _, st := range streams {
+		go func() {
+			_, err := st.Read(make([]byte, 1))
+			errs <- err
+		}()
+	}
+	sc.(*net.TCPConn).SetLinger(0) // the peer's process dies: RST
+	ss.Close()
+	timeout := time.After(10 * time.Second)
+	for i := range streams {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, yamux.ErrConnectionReset) {
+				t.Fatalf("reader %d returned %v, want yamux.ErrConnectionReset", i, err)
+			}
+		case <-timeout:
+			t.Fatalf("%d of %d readers still waiting 10 s after the peer went away", len(streams)-i, len(streams))
+		}
+	}
+	if err := cs.Close(); err != nil {
+		t.Errorf("session Close: %v", err)
+	}
+	if log := clog.String(); log != "" {
+		t.Errorf("yamux logged:\n%s", log)
+	}
+}

@@ -1,0 +1,127 @@
+package muxconn
+
+import (
+	"encoding/binary"
+	"slices"
+	"sync"
+)
+
+// yamux frame types and flags (yamux's spec.md).
+const (
+	typeWindowUpdate = 1
+	typeGoAway       = 3
+	flagSYN          = 1
+	flagFIN          = 4
+	flagRST          = 8
+)
+
+// FIN bits of a stream in streams.open.
+const (
+	finSent = 1 << iota
+	finRecv
+)
+
+// streams follows the frames that cross the connection, both ways, to know
+// which yamux streams are open. It lets Read end them when the connection
+// ends: yamux v0.1.2 does not wake a stream's reader when its session shuts
+// down (Stream.Read spins on the closed shutdown channel until
+// Session.Close reaches that stream), so with hundreds of streams waiting
+// for data a session takes seconds, even tens of seconds of CPU, to close.
+// A stream reset by its peer wakes its reader at once, with
+// yamux.ErrConnectionReset, so Read hands yamux an RST frame for every open
+// stream before it reports the end of the connection.
+type streams struct {
+	mu   sync.Mutex
+	open map[uint32]uint8 // stream id → FIN bits seen
+
+	// The frame parser of the read side; it only runs in Read.
+	hdr    [headerSize]byte
+	n      int    // bytes of hdr received so far
+	skip   uint32 // body bytes of the current data frame still to come
+	broken bool   // not yamux framing: never forge frames into it
+}
+
+// frame records a frame header sent (sent) or received.
+func (s *streams) frame(hdr []byte, sent bool) {
+	flags := binary.BigEndian.Uint16(hdr[2:4])
+	if hdr[1] > typeWindowUpdate || flags&(flagSYN|flagFIN|flagRST) == 0 {
+		return // pings and go-aways have no stream; most frames change nothing
+	}
+	id := binary.BigEndian.Uint32(hdr[4:8])
+	fin := uint8(finRecv)
+	if sent {
+		fin = finSent
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if flags&flagSYN != 0 {
+		if s.open == nil {
+			s.open = make(map[uint32]uint8)
+		}
+		if _, ok := s.open[id]; !ok {
+			s.open[id] = 0
+		}
+	}
+	bits, ok := s.open[id]
+	switch {
+	case !ok:
+	case flags&flagRST != 0:
+		delete(s.open, id)
+	case flags&flagFIN != 0:
+		if bits |= fin; bits == finSent|finRecv {
+			delete(s.open, id) // yamux forgets a stream closed both ways
+		} else {
+			s.open[id] = bits
+		}
+	}
+}
+
+// received parses p, the next bytes read from the connection.
+func (s *streams) received(p []byte) {
+	for len(p) > 0 && !s.broken {
+		if s.skip > 0 {
+			k := uint32(min(len(p), int(min(s.skip, 1<<30))))
+			p, s.skip = p[k:], s.skip-k
+			continue
+		}
+		k := copy(s.hdr[s.n:], p)
+		p, s.n = p[k:], s.n+k
+		if s.n < headerSize {
+			return
+		}
+		s.n = 0
+		if s.hdr[0] != protoVersion || s.hdr[1] > typeGoAway {
+			s.broken = true // yamux ends the session itself
+			return
+		}
+		s.frame(s.hdr[:], false)
+		if s.hdr[1] == typeData {
+			s.skip = binary.BigEndian.Uint32(s.hdr[8:12])
+		}
+	}
+}
+
+// resets returns an RST frame for every stream still open, and forgets
+// them; nil when the read side stopped in the middle of a frame, where
+// nothing can be added.
+func (s *streams) resets() []byte {
+	if s.broken || s.n != 0 || s.skip != 0 {
+		return nil
+	}
+	s.mu.Lock()
+	ids := make([]uint32, 0, len(s.open))
+	for id := range s.open {
+		ids = append(ids, id)
+	}
+	s.open = nil
+	s.mu.Unlock()
+	slices.Sort(ids)
+	out := make([]byte, 0, len(ids)*headerSize)
+	for _, id := range ids {
+		out = append(out, protoVersion, typeWindowUpdate)
+		out = binary.BigEndian.AppendUint16(out, flagRST)
+		out = binary.BigEndian.AppendUint32(out, id)
+		out = binary.BigEndian.AppendUint32(out, 0)
+	}
+	return out
+}

@@ -243,3 +243,94 @@ func TestKillManyDispensed(t *testing.T) {
 		})
 	}
 }
+
+// Kill called from inside a callback the plugin is waiting on (the host's
+// Ui) does not deadlock: the plugin quits, Kill returns, and the call that
+// made the callback fails with ErrProcessExited.
+func TestKillFromCallback(t *testing.T) {
+	t.Parallel()
+	const grace = 500 * time.Millisecond
+	p := newPlug(t, &host.Config{KillGrace: grace}, "serve")
+	b, err := p.Builder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Prepare(map[string]interface{}{"run": "block"}); err != nil {
+		t.Fatal(err)
+	}
+	killed := make(chan time.Duration, 1)
+	errc := make(chan error, 1)
+	go func() {
+		var once sync.Once
+		errc <- b.Run(context.Background(), nil, uiFunc(func(string) {
+			once.Do(func() {
+				start := time.Now()
+				p.Kill()
+				killed <- time.Since(start)
+			})
+		}))
+	}()
+	select {
+	case took := <-killed:
+		if took > grace+time.Second {
+			t.Errorf("Kill from a callback took %v, want at most %v", took, grace+time.Second)
+		}
+	case <-time.After(grace + 10*time.Second):
+		t.Fatal("Kill called from a callback has not returned")
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, host.ErrProcessExited) {
+			t.Errorf("Run whose callback killed the plugin: %v, want an error wrapping ErrProcessExited", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Run still in flight 2 s after Kill returned")
+	}
+}
+
+// Dispenses and calls racing with Kill each either work or fail with
+// ErrProcessExited; none hangs.
+func TestKillRacesDispense(t *testing.T) {
+	t.Parallel()
+	p := newPlug(t, &host.Config{KillGrace: 500 * time.Millisecond}, "serve")
+	if _, err := p.Builder(); err != nil {
+		t.Fatal(err)
+	}
+	const workers = 8
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	stop := make(chan struct{})
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				b, err := p.Builder()
+				if err == nil {
+					err = b.Prepare(map[string]interface{}{"k": "v"})
+				}
+				if err != nil {
+					errc <- err
+					return
+				}
+				select {
+				case <-stop:
+					errc <- nil
+					return
+				default:
+				}
+			}
+		}()
+	}
+	within(t, 1500*time.Millisecond, "Kill while 8 goroutines dispense and call", p.Kill)
+	close(stop)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	await(t, done, 2*time.Second, "every dispensing goroutine to return after Kill")
+	close(errc)
+	for err := range errc {
+		if err != nil && !errors.Is(err, host.ErrProcessExited) {
+			t.Errorf("dispense or call racing with Kill: %v, want nil or an error wrapping ErrProcessExited", err)
+		}
+	}
+}

@@ -367,10 +367,12 @@ func (c *Client) kill() {
 		<-c.exited
 		return
 	}
-	c.release()
 	quitDone := make(chan struct{})
 	go func() {
 		defer close(quitDone)
+		// Closing a stream waits for its FIN to be written, which a plugin
+		// that stopped reading can hold up: the grace period covers it.
+		c.release()
 		_ = rpcClient.Close() // Control.Quit, then close the session
 	}()
 	if !c.waitExit(c.cfg.KillGrace) {

@@ -51,9 +51,10 @@ func (c *Client) track(s io.Closer) {
 	_ = s.Close()
 }
 
-// release closes the streams of every dispensed object, in Kill: calls in
-// flight on them and later calls fail with rpc.ErrShutdown, and objects
-// dispensed later are closed at once. It is safe to call more than once.
+// release closes the streams of every dispensed object, in Kill: later
+// calls on them fail with rpc.ErrShutdown (calls in flight end when the
+// plugin goes), and objects dispensed later are closed at once. It is safe
+// to call more than once.
 func (c *Client) release() {
 	c.mu.Lock()
 	streams := c.streams

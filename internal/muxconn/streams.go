@@ -101,17 +101,22 @@ func (s *streams) received(p []byte) {
 	}
 }
 
-// resets returns an RST frame for every stream still open, and forgets
-// them; nil when the read side stopped in the middle of a frame, where
-// nothing can be added.
+// resets returns an RST frame for every stream still open that the peer
+// has not closed, and forgets them all; nil when the read side stopped in
+// the middle of a frame, where nothing can be added. A stream the peer
+// closed needs no reset (its reader returns io.EOF), and yamux may drop it
+// as soon as the local side closes it too: an RST for a stream yamux no
+// longer knows makes it log a warning.
 func (s *streams) resets() []byte {
 	if s.broken || s.n != 0 || s.skip != 0 {
 		return nil
 	}
 	s.mu.Lock()
 	ids := make([]uint32, 0, len(s.open))
-	for id := range s.open {
-		ids = append(ids, id)
+	for id, bits := range s.open {
+		if bits&finRecv == 0 {
+			ids = append(ids, id)
+		}
 	}
 	s.open = nil
 	s.mu.Unlock()

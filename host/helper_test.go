@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"log"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -266,6 +267,7 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 		l.Warn("warn entry", "k", "warn", "nested", map[string]interface{}{"a": []int{1, 2}})
 		l.Error("error entry", "k", "error", "err", errors.New("it broke"))
 		fmt.Fprintln(os.Stderr, "[WARN] a plain warning")
+		log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds).Print("[WARN] a standard log warning")
 		fmt.Fprintln(os.Stderr, "a plain line")
 		fmt.Fprintln(os.Stderr, "[ERROR] the last line")
 		fmt.Fprintln(os.Stdout, "stdout after the address")

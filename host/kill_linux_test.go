@@ -73,23 +73,27 @@ func waitClogged(t *testing.T, port string) {
 	t.Fatalf("the connection to port %s never filled up", port)
 }
 
-// txQueue returns the send queue of the /proc/net/tcp socket whose remote
-// address ends in rem (":PORT" in hex).
+// txQueue returns the largest send queue of the established sockets in
+// /proc/net/tcp whose remote address ends in rem (":PORT" in hex). Others
+// than the host's may match (a port is reused once its plugin accepted its
+// host), but only a frozen plugin's host queues a megabyte.
 func txQueue(t *testing.T, rem string) int64 {
 	f, err := os.Open("/proc/net/tcp")
 	if err != nil {
 		t.Skipf("no /proc/net/tcp: %v", err)
 	}
 	defer f.Close()
+	var max int64
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 || !strings.HasSuffix(fields[2], rem) {
+		if len(fields) < 5 || !strings.HasSuffix(fields[2], rem) || fields[3] != "01" {
 			continue
 		}
 		tx, _, _ := strings.Cut(fields[4], ":")
-		q, _ := strconv.ParseInt(tx, 16, 64)
-		return q
+		if q, err := strconv.ParseInt(tx, 16, 64); err == nil && q > max {
+			max = q
+		}
 	}
-	return 0
+	return max
 }

@@ -114,8 +114,9 @@ func (t *tail) get() []string {
 
 // stderrLogger forwards a plugin's stderr lines into an hclog Logger: hclog
 // JSON entries keep their level, message and fields; other lines are
-// logged at the level their prefix names ("[WARN] ..."), at Error from a
-// Go panic on, and at Debug otherwise, as go-plugin does.
+// logged at the level their prefix names ("[WARN] ...", also after the
+// date and time the standard library's log puts first), at Error from a Go
+// panic on, and at Debug otherwise, as go-plugin does.
 type stderrLogger struct {
 	l       hclog.Logger
 	tail    *tail
@@ -128,6 +129,7 @@ func (s *stderrLogger) line(line string) {
 		s.l.Log(entry.level, entry.msg, entry.args...)
 		return
 	}
+	line = skipLogTime(line) // hclog stamps its own time
 	s.tail.add(line)
 	level := hclog.Debug
 	switch {
@@ -148,6 +150,25 @@ func (s *stderrLogger) line(line string) {
 		level = hclog.Error
 	}
 	s.l.Log(level, line)
+}
+
+// skipLogTime returns line without the "2006/01/02 15:04:05[.000000] "
+// the standard library's log starts lines with by default, if it has one.
+func skipLogTime(line string) string {
+	const date, clock = "2006/01/02 ", "15:04:05"
+	if len(line) < len(date)+len(clock) {
+		return line
+	}
+	for i, c := range []byte(date + clock) {
+		if d := line[i]; (c >= '0' && c <= '9') != (d >= '0' && d <= '9') || (c < '0' || c > '9') && c != d {
+			return line
+		}
+	}
+	rest := line[len(date)+len(clock):]
+	if strings.HasPrefix(rest, ".") {
+		rest = strings.TrimLeft(rest[1:], "0123456789")
+	}
+	return strings.TrimPrefix(rest, " ")
 }
 
 type entry struct {

@@ -52,6 +52,7 @@ func TestPluginLogForwarded(t *testing.T) {
 				{"warn entry", "warn", hclog.Warn, map[string]string{"k": "warn", "nested": "map[a:[1 2]]"}},
 				{"error entry", "error", hclog.Error, map[string]string{"k": "error", "err": "it broke"}},
 				{"[WARN] a plain warning", "warn", hclog.Warn, nil},
+				{"[WARN] a standard log warning", "warn", hclog.Warn, nil},
 				{"a plain line", "debug", hclog.Debug, nil},
 				{"stdout after the address", "info", hclog.Info, map[string]string{"stream": "stdout"}},
 			} {

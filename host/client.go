@@ -338,9 +338,11 @@ func (c *Client) stdoutLine(line string) {
 	c.logger.Info(line, "stream", "stdout")
 }
 
-// Kill ends the plugin: it asks the plugin to quit, waits up to
-// Config.KillGrace, then kills the process, and returns once the process is
-// reaped and the connection closed. It is safe to call more than once,
+// Kill ends the plugin: it asks the plugin to quit (by closing its
+// lifeline, or with go-plugin's Control.Quit when Config.Cmd.Stdin was set
+// and there is none), waits up to Config.KillGrace, then kills the
+// process, and returns once the process is reaped and the connection
+// closed. It is safe to call more than once,
 // concurrently, and on a client never started. Calls still in flight
 // return errors wrapping ErrProcessExited.
 func (c *Client) Kill() {
@@ -351,7 +353,7 @@ func (c *Client) Kill() {
 func (c *Client) kill() {
 	c.mu.Lock()
 	c.killed = true
-	cmd, rpcClient := c.cmd, c.rpc
+	cmd, rpcClient, conn, lifeline := c.cmd, c.rpc, c.conn, c.lifeline
 	c.mu.Unlock()
 	if cmd == nil {
 		// Never started, or a start in progress that will see killed and
@@ -373,6 +375,21 @@ func (c *Client) kill() {
 		// Closing a stream waits for its FIN to be written, which a plugin
 		// that stopped reading can hold up: the grace period covers it.
 		c.release()
+		if lifeline != nil {
+			// Ask through the lifeline: the plugin's Serve returns and its
+			// end of the connection closes, so yamux shuts the session
+			// down from its read side, after muxconn reset every stream.
+			// Control.Quit (below, when there is no lifeline) races: go-plugin
+			// shuts the session down as soon as Quit returns, while
+			// streams may still have readers, and each of those spins
+			// until the shutdown reaches it (see release).
+			_ = lifeline.Close()
+			<-c.exited
+			select {
+			case <-conn.Ended():
+			case <-time.After(time.Second):
+			}
+		}
 		_ = rpcClient.Close() // Control.Quit, then close the session
 	}()
 	if !c.waitExit(c.cfg.KillGrace) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -235,6 +236,11 @@ func TestKillManyDispensed(t *testing.T) {
 				t.Fatal("Run still in flight 1 s after Kill returned")
 			}
 			assertReaped(t, pid)
+			// The plugin's stderr, forwarded up to its exit: yamux had
+			// nothing to complain about on either side.
+			if noisy := p.log.find(func(e entry) bool { return strings.Contains(e.msg(), "yamux") }); len(noisy) > 0 {
+				t.Errorf("yamux logged during Kill: %v", noisy)
+			}
 			for i, b := range bs {
 				if err := b.Prepare(nil); !errors.Is(err, host.ErrProcessExited) {
 					t.Fatalf("Prepare of builder %d after Kill: %v, want an error wrapping ErrProcessExited", i, err)

@@ -60,6 +60,8 @@ type Conn struct {
 	rmu     sync.Mutex
 	pending []byte // forged RST frames still to be read
 	ended   bool   // the connection ended; Read returns io.EOF after pending
+	eof     chan struct{}
+	eofOnce sync.Once
 }
 
 // Wrap returns c wrapped so that yamux running over it sends each data frame
@@ -67,7 +69,7 @@ type Conn struct {
 // reads io.EOF once the connection has been closed by Close or by a failed
 // write. Deadlines and addresses are those of c.
 func Wrap(c net.Conn) *Conn {
-	w := &Conn{c: c}
+	w := &Conn{c: c, eof: make(chan struct{})}
 	switch c.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		w.writev = true
@@ -179,7 +181,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	if c.ended {
-		return 0, io.EOF
+		return 0, c.eofRead()
 	}
 	n, err := c.read(p)
 	c.st.received(p[:n])
@@ -193,8 +195,19 @@ func (c *Conn) Read(p []byte) (int, error) {
 		c.pending = c.pending[m:]
 		return n + m, nil
 	}
-	return 0, io.EOF
+	return 0, c.eofRead()
 }
+
+// eofRead records that Read returned io.EOF, and returns it.
+func (c *Conn) eofRead() error {
+	c.eofOnce.Do(func() { close(c.eof) })
+	return io.EOF
+}
+
+// Ended returns a channel that is closed once Read has returned io.EOF:
+// yamux has then handled every frame before it, the forged RSTs included,
+// and is shutting its session down.
+func (c *Conn) Ended() <-chan struct{} { return c.eof }
 
 func (c *Conn) read(p []byte) (int, error) {
 	if c.dead.Load() {

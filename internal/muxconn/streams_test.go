@@ -123,12 +123,22 @@ func TestResetsAtEnd(t *testing.T) {
 						c.Write(make([]byte, binary.BigEndian.Uint32(w[8:12])))
 					}
 				}
+				select {
+				case <-c.Ended():
+					t.Fatal("Ended is closed before Read returned io.EOF")
+				default:
+				}
 				got, err := io.ReadAll(c)
 				if err != nil {
 					t.Fatalf("ReadAll: %v", err)
 				}
 				if !bytes.HasPrefix(got, tc.received) {
 					t.Fatalf("Read returned % x, want the received bytes % x first", got, tc.received)
+				}
+				select {
+				case <-c.Ended():
+				default:
+					t.Error("Ended is not closed after Read returned io.EOF")
 				}
 				ids := resetIDs(t, got[len(tc.received):])
 				if !slices.Equal(ids, tc.want) {

@@ -9,7 +9,6 @@ package host
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -43,8 +42,6 @@ type Client struct {
 	lifeline *os.File
 	conn     *muxconn.Conn
 	rpc      *plugin.RPCClient
-	streams  []io.Closer // of dispensed objects; see release
-	released bool
 
 	exited  chan struct{} // closed once the process is reaped
 	exitErr error         // how it ended; set before exited is closed
@@ -264,7 +261,7 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 		return fmt.Errorf("host: %s: %w", c.name, err)
 	}
 	conn := muxconn.Wrap(raw)
-	rpcClient, err := plugin.NewRPCClient(conn, c.trackAll(c.cfg.Plugins))
+	rpcClient, err := plugin.NewRPCClient(conn, c.cfg.Plugins)
 	if err != nil {
 		_ = conn.Close()
 		return fmt.Errorf("host: starting the RPC session with %s: %w", c.name, err)
@@ -338,9 +335,9 @@ func (c *Client) stdoutLine(line string) {
 	c.logger.Info(line, "stream", "stdout")
 }
 
-// Kill ends the plugin: it asks the plugin to quit (by closing its
-// lifeline, or with go-plugin's Control.Quit when Config.Cmd.Stdin was set
-// and there is none), waits up to Config.KillGrace, then kills the
+// Kill ends the plugin: it asks the plugin to quit (it closes the
+// plugin's lifeline and its end of the connection: a plugwire plugin's
+// Serve returns on either), waits up to Config.KillGrace, then kills the
 // process, and returns once the process is reaped and the connection
 // closed. It is safe to call more than once,
 // concurrently, and on a client never started. Calls still in flight
@@ -372,25 +369,21 @@ func (c *Client) kill() {
 	quitDone := make(chan struct{})
 	go func() {
 		defer close(quitDone)
-		// Closing a stream waits for its FIN to be written, which a plugin
-		// that stopped reading can hold up: the grace period covers it.
-		c.release()
+		// Ask the plugin to quit: close its lifeline and hang up. Only the
+		// write side is closed, so that what the plugin still sends
+		// arrives whole; its Serve returns and its end of the connection
+		// closes. yamux then shuts the session down from its read side,
+		// after muxconn reset every stream. go-plugin's Control.Quit is not
+		// used: go-plugin shuts the session down from the host's side as
+		// soon as Quit returns, and every stream still waiting for data
+		// then spins in yamux v0.1.2 until the shutdown reaches it, which
+		// took seconds with a few hundred dispensed objects.
 		if lifeline != nil {
-			// Ask through the lifeline: the plugin's Serve returns and its
-			// end of the connection closes, so yamux shuts the session
-			// down from its read side, after muxconn reset every stream.
-			// Control.Quit (below, when there is no lifeline) races: go-plugin
-			// shuts the session down as soon as Quit returns, while
-			// streams may still have readers, and each of those spins
-			// until the shutdown reaches it (see release).
 			_ = lifeline.Close()
-			<-c.exited
-			select {
-			case <-conn.Ended():
-			case <-time.After(time.Second):
-			}
 		}
-		_ = rpcClient.Close() // Control.Quit, then close the session
+		_ = conn.CloseWrite()
+		<-conn.Ended()        // at the latest when the process is gone
+		_ = rpcClient.Close() // go-plugin's own teardown, on a closed session
 	}()
 	if !c.waitExit(c.cfg.KillGrace) {
 		c.logger.Debug("plugin did not quit in time; killing it", "grace", c.cfg.KillGrace)

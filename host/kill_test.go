@@ -5,6 +5,7 @@ package host_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -209,11 +210,19 @@ func dispenseMany(t *testing.T, p *plug, n int) []shared.Builder {
 // objects, each with its own stream, and a call is in flight on one.
 func TestKillManyDispensed(t *testing.T) {
 	t.Parallel()
-	for _, stubborn := range []string{"0", "1"} {
-		t.Run("stubborn="+stubborn, func(t *testing.T) {
+	for _, tc := range []struct{ stubborn, lifeline bool }{{false, true}, {true, true}, {false, false}, {true, false}} {
+		t.Run(fmt.Sprintf("stubborn=%v,lifeline=%v", tc.stubborn, tc.lifeline), func(t *testing.T) {
 			t.Parallel()
 			const grace = 500 * time.Millisecond
-			p := newPlug(t, &host.Config{KillGrace: grace}, "serve", envStubborn+"="+stubborn)
+			cfg := &host.Config{KillGrace: grace}
+			stubborn := "0"
+			if tc.stubborn {
+				stubborn = "1"
+			}
+			p := newPlug(t, cfg, "serve", envStubborn+"="+stubborn)
+			if !tc.lifeline {
+				cfg.Cmd.Stdin = strings.NewReader("") // a host's own stdin: no lifeline
+			}
 			bs := dispenseMany(t, p, manyDispensed)
 			pid := p.pid(t)
 			if err := bs[0].Prepare(map[string]interface{}{"run": "ignorectx"}); err != nil {

@@ -50,6 +50,7 @@ type Conn struct {
 	bufs    net.Buffers
 	writev  bool // net.Buffers.WriteTo(c) is a single writev
 
+	wclosed   bool        // CloseWrite was called; guarded by wmu
 	dead      atomic.Bool // set by Close or a failed write, before closing c
 	closeOnce sync.Once
 	closeErr  error
@@ -93,7 +94,7 @@ func isDataHeader(p []byte) bool {
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.dead.Load() {
+	if c.wclosed || c.dead.Load() {
 		c.holding = false
 		return len(p), nil
 	}
@@ -238,6 +239,20 @@ func (c *Conn) Close() error {
 		c.closeErr = c.c.Close()
 	})
 	return c.closeErr
+}
+
+// CloseWrite closes the write side of the connection: the peer reads the
+// end of it, while Read goes on returning what the peer sends until the
+// peer closes its side. Later Writes are discarded, a held header too.
+// Where the underlying connection cannot half-close, CloseWrite is Close.
+func (c *Conn) CloseWrite() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wclosed, c.holding = true, false
+	if cw, ok := c.c.(interface{ CloseWrite() error }); ok && !c.dead.Load() {
+		return cw.CloseWrite()
+	}
+	return c.Close()
 }
 
 // LocalAddr returns the underlying connection's local address.

@@ -479,3 +479,40 @@ func TestPeerGoneResetsEveryStream(t *testing.T) {
 		t.Errorf("yamux logged:\n%s", log)
 	}
 }
+
+// CloseWrite hangs up the write side only: the peer reads the end of the
+// connection, what the peer still sends arrives, and later Writes are
+// discarded without an error.
+func TestCloseWrite(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	cc, sc := tcpPair(t)
+	defer sc.Close()
+	c := Wrap(cc)
+	defer c.Close()
+	if _, err := c.Write([]byte("before")); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite: %v", err)
+	}
+	if n, err := c.Write([]byte("after")); n != 5 || err != nil {
+		t.Errorf("Write after CloseWrite = %d, %v; want 5, nil", n, err)
+	}
+	got, err := io.ReadAll(sc)
+	if err != nil || string(got) != "before" {
+		t.Errorf("the peer read %q, %v; want \"before\" and the end of the connection", got, err)
+	}
+	if _, err := sc.Write([]byte("reply")); err != nil {
+		t.Fatalf("the peer's Write: %v", err)
+	}
+	sc.Close()
+	got, err = io.ReadAll(c)
+	if err != nil || string(got) != "reply" {
+		t.Errorf("read after CloseWrite %q, %v; want \"reply\"", got, err)
+	}
+	select {
+	case <-c.Ended():
+	default:
+		t.Error("Ended is not closed after the peer closed its side")
+	}
+}

@@ -246,12 +246,7 @@ func TestPluginDiesWithCallsInFlight(t *testing.T) {
 	}
 	codes := make(chan int, 1)
 	go func() { codes <- cmd.Run(context.Background(), nil, []string{"block"}) }()
-	allStarted := make(chan struct{})
-	go func() {
-		started.Wait()
-		close(allStarted)
-	}()
-	await(t, allStarted, 10*time.Second, "every Run blocked in the plugin")
+	awaitAll(t, &started, 10*time.Second, "every Run blocked in the plugin")
 	if err := syscall.Kill(p.pid(t), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -426,12 +421,7 @@ func TestPluginDiesWithManyDispensed(t *testing.T) {
 			errs <- b.Run(context.Background(), nil, uiFunc(func(string) { once.Do(started.Done) }))
 		}()
 	}
-	allStarted := make(chan struct{})
-	go func() {
-		started.Wait()
-		close(allStarted)
-	}()
-	await(t, allStarted, 10*time.Second, "every Run blocked in the plugin")
+	awaitAll(t, &started, 10*time.Second, "every Run blocked in the plugin")
 	if err := syscall.Kill(p.pid(t), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

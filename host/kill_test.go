@@ -339,9 +339,7 @@ func TestKillRacesDispense(t *testing.T) {
 	}
 	within(t, 1500*time.Millisecond, "Kill while 8 goroutines dispense and call", p.Kill)
 	close(stop)
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	await(t, done, 2*time.Second, "every dispensing goroutine to return after Kill")
+	awaitAll(t, &wg, 2*time.Second, "every dispensing goroutine to return after Kill")
 	close(errc)
 	for err := range errc {
 		if err != nil && !errors.Is(err, host.ErrProcessExited) {

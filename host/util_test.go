@@ -249,6 +249,17 @@ func await(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
 	}
 }
 
+// awaitAll waits up to d for wg, or fails the test naming what it waited for.
+func awaitAll(t *testing.T, wg *sync.WaitGroup, d time.Duration, what string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	await(t, done, d, what)
+}
+
 // lines reads r line by line into ch until EOF.
 func lines(r io.Reader) <-chan string {
 	ch := make(chan string, 64)

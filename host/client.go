@@ -299,9 +299,23 @@ func (c *Client) wait(stdout, stderr *lineWriter) {
 	}
 	close(c.exited)
 	if conn != nil {
-		_ = conn.Close() // fail the calls still waiting on the dead process
+		// Let yamux read what the plugin sent before it died (the end of
+		// the connection then comes at a frame boundary, where muxconn
+		// resets every stream), then fail the calls still waiting.
+		waitEnded(conn, 250*time.Millisecond)
+		_ = conn.Close()
 	}
 	c.logger.Debug("plugin exited", "status", status)
+}
+
+// waitEnded waits up to d for yamux to have read the end of conn.
+func waitEnded(conn *muxconn.Conn, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-conn.Ended():
+	case <-t.C:
+	}
 }
 
 // waitExit waits up to d for the process to exit and reports whether it did.
@@ -340,8 +354,8 @@ func (c *Client) stdoutLine(line string) {
 // Serve returns on either), waits up to Config.KillGrace, then kills the
 // process, and returns once the process is reaped and the connection
 // closed. It is safe to call more than once,
-// concurrently, and on a client never started. Calls still in flight
-// return errors wrapping ErrProcessExited.
+// concurrently, and on a client never started. Calls the plugin has not
+// answered when it goes return errors wrapping ErrProcessExited.
 func (c *Client) Kill() {
 	c.killOnce.Do(c.kill)
 	registry.remove(c)
@@ -382,7 +396,13 @@ func (c *Client) kill() {
 			_ = lifeline.Close()
 		}
 		_ = conn.CloseWrite()
-		<-conn.Ended()        // at the latest when the process is gone
+		select {
+		case <-conn.Ended():
+		case <-c.exited:
+			// wait closes the connection once the process is gone; a
+			// yamux that stopped reading on a protocol error never sees it.
+			waitEnded(conn, 100*time.Millisecond)
+		}
 		_ = rpcClient.Close() // go-plugin's own teardown, on a closed session
 	}()
 	if !c.waitExit(c.cfg.KillGrace) {

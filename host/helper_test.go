@@ -150,6 +150,8 @@ func runHelper(behaviour string) int {
 		return 0
 	case "host":
 		return hostHelper()
+	case "goaway":
+		return goAwayHelper()
 	}
 	fmt.Fprintf(os.Stderr, "helper: unknown behaviour %q\n", behaviour)
 	return 2

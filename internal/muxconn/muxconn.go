@@ -8,8 +8,8 @@
 //
 // Conn also makes teardown quiet: yamux logs "[ERR] yamux: Failed to write
 // header" whenever a conn Write fails. Conn therefore never reports write
-// errors; a failed Write closes the connection instead and the session ends
-// through its read side, which sees io.EOF.
+// errors; after a failed Write it sends nothing more, Read drains what the
+// peer sent, and the session ends through its read side, which sees io.EOF.
 package muxconn
 
 import (
@@ -89,13 +89,22 @@ func isDataHeader(p []byte) bool {
 // data-frame header with a non-zero length is held back and sent together
 // with the next Write (yamux's write of the body), whatever that contains;
 // every other Write is sent at once. Write always returns len(p), nil: after
-// Close it discards p, and when the underlying write fails it records the
-// error (see Err) and closes the connection.
+// Close or CloseWrite it discards p, and when the underlying write fails it
+// records the error (see Err) and closes the write side (or, where it
+// cannot, the connection); Read then ends within a second.
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.wclosed || c.dead.Load() {
-		c.holding = false
+		// Nothing is sent any more, but the streams yamux opens and
+		// closes still count (see streams).
+		switch {
+		case c.holding:
+			c.holding = false // p is the body of a discarded header
+		case len(p) == headerSize:
+			c.st.frame(p, true)
+			c.holding = isDataHeader(p)
+		}
 		return len(p), nil
 	}
 	var err error
@@ -143,8 +152,21 @@ func (c *Conn) fail(err error) {
 		return // the error comes from Close; nothing failed
 	}
 	c.record(fmt.Errorf("muxconn: write to underlying conn failed: %w", err))
+	// Stop writing, but let Read drain what the peer sent up to its end,
+	// so that it ends at a frame boundary where the streams can be reset.
+	// The deadline bounds a peer that sends on without ever ending.
+	c.wclosed = true
+	if cw, ok := c.c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite() // fails on a reset connection, which is fine
+		if c.c.SetReadDeadline(time.Now().Add(drainTimeout)) == nil {
+			return
+		}
+	}
 	c.Close()
 }
+
+// drainTimeout bounds how long Read goes on after a failed write.
+const drainTimeout = time.Second
 
 // record keeps err for Err unless an error is kept already or the failure
 // comes from our own Close.
@@ -248,7 +270,7 @@ func (c *Conn) Close() error {
 func (c *Conn) CloseWrite() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.wclosed, c.holding = true, false
+	c.wclosed = true // a held header is discarded with its body
 	if cw, ok := c.c.(interface{ CloseWrite() error }); ok && !c.dead.Load() {
 		return cw.CloseWrite()
 	}

@@ -178,13 +178,7 @@ func TestPluginDiesWhileIdle(t *testing.T) {
 	t.Run("exits on its own", func(t *testing.T) {
 		t.Parallel()
 		p := newPlug(t, nil, "serve")
-		b, err := p.Builder()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Prepare(map[string]interface{}{"prepare": "exit-later"}); err != nil {
-			t.Fatal(err)
-		}
+		b := preparedBuilder(t, p, map[string]interface{}{"prepare": "exit-later"})
 		p.log.waitFor(t, 10*time.Second, `"plugin exited"`, msgIs("plugin exited"))
 		within(t, 2*time.Second, "a call after the plugin exited", func() {
 			wantExited(t, "Run after exit", b.Run(context.Background(), nil, nil),

@@ -23,13 +23,7 @@ func TestKillStubbornPlugin(t *testing.T) {
 	t.Parallel()
 	const grace = 500 * time.Millisecond
 	p := newPlug(t, &host.Config{KillGrace: grace}, "serve", envStubborn+"=1")
-	b, err := p.Builder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Prepare(map[string]interface{}{"run": "ignorectx"}); err != nil {
-		t.Fatal(err)
-	}
+	b := preparedBuilder(t, p, map[string]interface{}{"run": "ignorectx"})
 	ctx, cancel := context.WithCancel(context.Background())
 	inRun := make(chan struct{})
 	var once sync.Once
@@ -63,13 +57,7 @@ func TestKillStubbornPlugin(t *testing.T) {
 func TestKillQuitsPlugin(t *testing.T) {
 	t.Parallel()
 	p := newPlug(t, &host.Config{KillGrace: 5 * time.Second}, "serve")
-	b, err := p.Builder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Prepare(map[string]interface{}{"run": "ignorectx"}); err != nil {
-		t.Fatal(err)
-	}
+	b := preparedBuilder(t, p, map[string]interface{}{"run": "ignorectx"})
 	inRun := make(chan struct{})
 	var once sync.Once
 	errc := make(chan error, 1)
@@ -266,13 +254,7 @@ func TestKillFromCallback(t *testing.T) {
 	t.Parallel()
 	const grace = 500 * time.Millisecond
 	p := newPlug(t, &host.Config{KillGrace: grace}, "serve")
-	b, err := p.Builder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Prepare(map[string]interface{}{"run": "block"}); err != nil {
-		t.Fatal(err)
-	}
+	b := preparedBuilder(t, p, map[string]interface{}{"run": "block"})
 	killed := make(chan time.Duration, 1)
 	errc := make(chan error, 1)
 	go func() {

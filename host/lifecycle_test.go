@@ -93,13 +93,7 @@ func TestLifecycleLeavesNothing(t *testing.T) {
 			name:      "clean start, calls and Kill",
 			behaviour: "serve",
 			use: func(t *testing.T, p *plug) int {
-				b, err := p.Builder()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := b.Prepare(map[string]interface{}{"run": "say", "x": []interface{}{}}); err != nil {
-					t.Fatal(err)
-				}
+				b := preparedBuilder(t, p, map[string]interface{}{"run": "say", "x": []interface{}{}})
 				var said []string
 				if err := b.Run(context.Background(), nil, uiFunc(func(s string) { said = append(said, s) })); err != nil {
 					t.Fatal(err)
@@ -139,13 +133,7 @@ func TestLifecycleLeavesNothing(t *testing.T) {
 			env:       []string{envStubborn + "=1"},
 			cfg:       host.Config{KillGrace: 300 * time.Millisecond},
 			use: func(t *testing.T, p *plug) int {
-				b, err := p.Builder()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := b.Prepare(map[string]interface{}{"run": "ignorectx"}); err != nil {
-					t.Fatal(err)
-				}
+				b := preparedBuilder(t, p, map[string]interface{}{"run": "ignorectx"})
 				in := make(chan struct{})
 				go func() {
 					_ = b.Run(context.Background(), nil, uiFunc(func(string) { close(in) }))
@@ -237,13 +225,7 @@ func TestDefaultLoggerQuietOnCleanRun(t *testing.T) {
 	cmd := helperCmd("bare")
 	c := host.NewClient(&host.Config{Cmd: cmd})
 	defer c.Kill()
-	b, err := c.Builder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Prepare(map[string]interface{}{"run": "say"}); err != nil {
-		t.Fatal(err)
-	}
+	b := preparedBuilder(t, c, map[string]interface{}{"run": "say"})
 	if err := b.Run(context.Background(), nil, uiFunc(func(string) {})); err != nil {
 		t.Fatal(err)
 	}
@@ -254,13 +236,7 @@ func TestDefaultLoggerQuietOnCleanRun(t *testing.T) {
 }
 
 func startAndPrepare(t *testing.T, p *plug) int {
-	b, err := p.Builder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Prepare(nil); err != nil {
-		t.Fatal(err)
-	}
+	preparedBuilder(t, p, nil)
 	return p.pid(t)
 }
 
@@ -280,13 +256,7 @@ func TestDefaultLoggerAtInfo(t *testing.T) {
 	stderr := captureStderr(t)
 	c := host.NewClient(&host.Config{Cmd: helperCmd("serve")})
 	defer c.Kill()
-	b, err := c.Builder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Prepare(map[string]interface{}{"run": "log"}); err != nil {
-		t.Fatal(err)
-	}
+	b := preparedBuilder(t, c, map[string]interface{}{"run": "log"})
 	if err := b.Run(context.Background(), nil, uiFunc(func(string) {})); err != nil {
 		t.Fatal(err)
 	}

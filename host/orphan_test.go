@@ -165,13 +165,7 @@ func TestPluginHostNeverConnects(t *testing.T) {
 func TestPluginIgnoresSIGINT(t *testing.T) {
 	t.Parallel()
 	p := newPlug(t, nil, "serve")
-	b, err := p.Builder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Prepare(map[string]interface{}{"run": "block"}); err != nil {
-		t.Fatal(err)
-	}
+	b := preparedBuilder(t, p, map[string]interface{}{"run": "block"})
 	ctx, cancel := context.WithCancel(context.Background())
 	in := make(chan struct{})
 	var once sync.Once
@@ -198,7 +192,7 @@ func TestPluginIgnoresSIGINT(t *testing.T) {
 	}
 	p.Kill()
 	// The process ended because it was asked to quit, not by SIGINT.
-	err = b.Prepare(nil)
+	err := b.Prepare(nil)
 	wantExited(t, "Prepare after Kill", err, "exit status 0")
 	if err != nil && strings.Contains(err.Error(), "interrupt") {
 		t.Errorf("the plugin died of SIGINT: %v", err)

@@ -26,13 +26,7 @@ func TestPluginLogForwarded(t *testing.T) {
 			t.Parallel()
 			logger, sink := testLogger(level)
 			p := newPlug(t, &host.Config{Logger: logger}, "serve")
-			b, err := p.Builder()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Prepare(map[string]interface{}{"run": "log"}); err != nil {
-				t.Fatal(err)
-			}
+			b := preparedBuilder(t, p, map[string]interface{}{"run": "log"})
 			if err := b.Run(context.Background(), nil, uiFunc(func(string) {})); err != nil {
 				t.Fatal(err)
 			}
@@ -138,13 +132,7 @@ func TestPluginFloodsOutput(t *testing.T) {
 	logOut := newCountWriter("flood done")
 	logger := hclog.New(&hclog.LoggerOptions{Name: "test", Output: logOut, Level: hclog.Info})
 	p := newPlug(t, &host.Config{Logger: logger, Stdout: stdout}, "serve", envFloodSize+"="+strconv.Itoa(size))
-	b, err := p.Builder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Prepare(map[string]interface{}{"run": "flood"}); err != nil {
-		t.Fatal(err)
-	}
+	b := preparedBuilder(t, p, map[string]interface{}{"run": "flood"})
 	took := within(t, 30*time.Second, "Run writing 4 MB on stdout and on stderr", func() {
 		if err := b.Run(context.Background(), nil, nil); err != nil {
 			t.Errorf("Run: %v", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/shared"
 )
 
 // entry is one hclog JSON log entry.
@@ -291,4 +292,20 @@ func waitGone(pid int, d time.Duration) bool {
 		}
 		time.Sleep(10 * time.Millisecond) // polling a real condition
 	}
+}
+
+// preparedBuilder dispenses c's builder and Prepares it with config,
+// failing the test if either fails.
+func preparedBuilder(t *testing.T, c interface {
+	Builder() (shared.Builder, error)
+}, config interface{}) shared.Builder {
+	t.Helper()
+	b, err := c.Builder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Prepare(config); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

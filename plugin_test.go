@@ -44,6 +44,8 @@ func TestMain(m *testing.M) {
 		fakeVersionPlugin()
 	case "impostor":
 		impostorPlugin()
+	case "mute":
+		mutePlugin()
 	case "foreign":
 		plugwire.Serve(map[string]plugin.Plugin{
 			"greeter": &greeter.GreeterPlugin{Impl: hello{}},

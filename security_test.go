@@ -10,9 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -38,6 +41,8 @@ func helloBytes(t *testing.T, version uint32, secret wire.Secret) []byte {
 
 // fakePlugin announces a port like a plugin, reads the host's hello from
 // the first connection and answers with answer(hello), without serving.
+// What the host sends after the hello goes, as it arrives, to the file
+// named by envRecord when that is set.
 func fakePlugin(answer func(hello []byte) []byte) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,9 +57,20 @@ func fakePlugin(answer func(hello []byte) []byte) {
 	if _, err := io.ReadFull(conn, hello); err != nil {
 		os.Exit(1)
 	}
+	sink := io.Discard
+	if path := os.Getenv(envRecord); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			os.Exit(1)
+		}
+		sink = f
+	}
 	_, _ = conn.Write(answer(hello))
-	_, _ = io.Copy(io.Discard, conn)
+	_, _ = io.Copy(sink, conn)
 }
+
+// envRecord names the file a fake plugin records the host's bytes in.
+const envRecord = "PLUGWIRE_TEST_RECORD"
 
 // impostorPlugin accepts the host like a plugin but does not know the
 // secret: a process that took the port of a plugin that died.
@@ -64,18 +80,84 @@ func impostorPlugin() {
 	})
 }
 
+// mutePlugin reads the host's hello and never answers it.
+func mutePlugin() {
+	fakePlugin(func([]byte) []byte { return nil })
+}
+
 // TestImpostorPluginRejected: the host only talks to a process that proves
 // the secret it gave the plugin it started; the secret itself never
-// crosses the connection.
+// crosses the connection. The host sends go-plugin's first frames while
+// the answer to its hello is on the way, so an impostor sees those (stream
+// openings and the Dispense request naming the plugin type) and nothing
+// else.
 func TestImpostorPluginRejected(t *testing.T) {
 	t.Parallel()
+	record := filepath.Join(t.TempDir(), "received")
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = pluginEnv("impostor")
+	cmd.Env = append(pluginEnv("impostor"), envRecord+"="+record)
 	c := host.NewClient(&host.Config{Cmd: cmd, Logger: hclog.NewNullLogger()})
 	defer c.Kill()
-	_, err := c.Command()
-	if !errors.Is(err, wire.ErrNotProven) {
+	if _, err := c.Command(); !errors.Is(err, wire.ErrNotProven) {
 		t.Errorf("Command() from an impostor = %v, want a refusal", err)
+	}
+	if _, err := c.Builder(); !errors.Is(err, wire.ErrNotProven) {
+		t.Errorf("second Dispense from an impostor = %v, want the same refusal", err)
+	}
+	if !c.Exited() {
+		t.Error("the impostor still runs after the refusal")
+	}
+	got, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := map[uint32][]byte{} // data frame bodies by stream
+	for b := got; len(b) > 0; {
+		if len(b) < 12 {
+			t.Fatalf("impostor got a cut frame header % x", b)
+		}
+		typ, stream, length := b[1], binary.BigEndian.Uint32(b[4:8]), binary.BigEndian.Uint32(b[8:12])
+		b = b[12:]
+		if typ != 0 { // window updates, pings and go-aways carry no body
+			continue
+		}
+		if uint32(len(b)) < length {
+			t.Fatalf("impostor got a cut data frame on stream %d", stream)
+		}
+		data[stream] = append(data[stream], b[:length]...)
+		b = b[length:]
+	}
+	// Whether the Dispense request left before the refusal is a race.
+	ctl := data[1]
+	delete(data, 1)
+	if len(data) != 0 {
+		t.Errorf("impostor got data on streams %v besides the control stream (1)", slices.Sorted(maps.Keys(data)))
+	}
+	if len(ctl) > 0 && (!strings.Contains(string(ctl), "Dispenser.Dispense") || len(ctl) > 512) {
+		t.Errorf("impostor got %q on the control stream; want at most the Dispense request", ctl)
+	}
+}
+
+// TestMutePluginTimesOut: a process that takes the host's hello and never
+// answers fails the start with ErrStartTimeout once StartTimeout has
+// passed, and is killed.
+func TestMutePluginTimesOut(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = pluginEnv("mute")
+	const timeout = 500 * time.Millisecond
+	c := host.NewClient(&host.Config{Cmd: cmd, Logger: hclog.NewNullLogger(), StartTimeout: timeout})
+	defer c.Kill()
+	t0 := time.Now()
+	_, err := c.Command()
+	if !errors.Is(err, host.ErrStartTimeout) || !strings.Contains(err.Error(), "handshake") {
+		t.Errorf("Command() from a mute plugin = %v, want ErrStartTimeout for the handshake", err)
+	}
+	if d := time.Since(t0); d > timeout+5*time.Second {
+		t.Errorf("Command() took %v with StartTimeout %v", d, timeout)
+	}
+	if !c.Exited() {
+		t.Error("the mute plugin still runs after the timeout")
 	}
 }
 
@@ -273,7 +355,11 @@ func TestVersionMismatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		_, _ = conn.Write(helloBytes(t, wire.ProtocolVersion+1, secret))
+		// A host sends its first frames right after the hello (here a
+		// yamux stream opening): the plugin leaves them unread when it
+		// refuses, and its answer must still arrive.
+		hello := helloBytes(t, wire.ProtocolVersion+1, secret)
+		_, _ = conn.Write(append(hello, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0))
 		reply := make([]byte, 13+32)
 		if _, err := io.ReadFull(conn, reply); err != nil {
 			t.Fatalf("no answer to a proven host of another version: %v", err)

@@ -42,6 +42,7 @@ type Client struct {
 	lifeline *os.File
 	conn     *muxconn.Conn
 	rpc      *plugin.RPCClient
+	pending  *wire.Pending // the preamble; its answer is read by conn's first Read
 
 	exited  chan struct{} // closed once the process is reaped
 	exitErr error         // how it ended; set before exited is closed
@@ -250,33 +251,76 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 		}
 		return fmt.Errorf("host: connecting to %s at %s: %w", c.name, addr, err)
 	}
-	if err := wire.Prove(raw, secret, deadline); err != nil {
+	// The hello goes out now and the plugin's answer is read by yamux's
+	// first read: the host opens go-plugin's streams and sends the first
+	// Dispense request while the answer is on the way, which saves a round
+	// trip. Nothing a caller gives crosses before the answer is checked:
+	// every call needs a dispensed object, and Dispense's reply is only
+	// read after the answer.
+	pending, err := wire.SendHello(raw, secret, deadline)
+	if err != nil {
 		_ = raw.Close()
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("host: %w: %s did not complete the handshake within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)
-		}
-		if !errors.Is(err, wire.ErrVersionMismatch) && !errors.Is(err, wire.ErrNotProven) && c.waitExit(100*time.Millisecond) {
-			return ErrProcessExited
-		}
-		return fmt.Errorf("host: %s: %w", c.name, err)
+		return c.handshakeErr(err)
 	}
 	conn := muxconn.Wrap(raw)
+	conn.ReadAfter(pending.Check)
 	rpcClient, err := plugin.NewRPCClient(conn, c.cfg.Plugins)
 	if err != nil {
 		_ = conn.Close()
+		if herr := pending.Err(); herr != nil {
+			return c.handshakeErr(herr)
+		}
 		return fmt.Errorf("host: starting the RPC session with %s: %w", c.name, err)
 	}
 	// go-plugin's stdout and stderr streams are not read (no SyncStreams):
 	// nothing crosses them, as the host reads the process's own stdout and
 	// stderr, and a reader would log an error when the connection ends.
 	c.mu.Lock()
-	c.conn, c.rpc = conn, rpcClient
+	c.conn, c.rpc, c.pending = conn, rpcClient, pending
 	c.mu.Unlock()
 	if c.Exited() {
 		_ = conn.Close() // it died before wait could see the connection
 	}
 	c.logger.Debug("plugin connected", "addr", addr)
 	return nil
+}
+
+// answerErr returns, after a failed Dispense, the error of the plugin's
+// answer to the hello when that answer failed its check (not the plugin
+// this host started, another protocol version, no answer in time), and
+// nil otherwise. The plugin is then killed and every later Dispense
+// returns the same error, as when start fails.
+func (c *Client) answerErr() error {
+	c.mu.Lock()
+	p := c.pending
+	c.mu.Unlock()
+	if p == nil || p.Err() == nil {
+		return nil
+	}
+	err := c.handshakeErr(p.Err())
+	c.forceKill()
+	<-c.exited
+	if errors.Is(err, ErrProcessExited) {
+		err = c.exitErr
+	}
+	c.startMu.Lock()
+	defer c.startMu.Unlock()
+	if c.startErr == nil {
+		c.startErr = err
+		c.logger.Debug("plugin failed to start", "error", err)
+	}
+	return c.startErr
+}
+
+// handshakeErr turns a failed preamble into the error start reports.
+func (c *Client) handshakeErr(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("host: %w: %s did not complete the handshake within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)
+	}
+	if !errors.Is(err, wire.ErrVersionMismatch) && !errors.Is(err, wire.ErrNotProven) && c.waitExit(100*time.Millisecond) {
+		return ErrProcessExited
+	}
+	return fmt.Errorf("host: %s: %w", c.name, err)
 }
 
 // wait reaps the process and records how it ended.

@@ -41,6 +41,9 @@ func (c *Client) Dispense(name string) (interface{}, error) {
 	}
 	raw, err := rpcClient.Dispense(name)
 	if err != nil {
+		if serr := c.answerErr(); serr != nil {
+			return nil, serr
+		}
 		return nil, c.callErr(fmt.Errorf("host: dispensing %q from %s: %w", name, c.name, err))
 	}
 	switch p.(type) {

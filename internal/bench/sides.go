@@ -505,13 +505,14 @@ func runHelper(v string) error {
 }
 
 // listenAnnounce listens on the first free port of the range in the
-// environment and prints the address, as a plugwire plugin does.
+// environment and prints the address, as a plugwire plugin does, but with
+// net.Listen as a plain stack would (see naiveListen).
 func listenAnnounce() (net.Listener, error) {
 	minPort, maxPort, err := wire.PortRange(os.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := wire.Listen(minPort, maxPort)
+	ln, err := naiveListen(minPort, maxPort)
 	if err != nil {
 		return nil, err
 	}
@@ -520,6 +521,22 @@ func listenAnnounce() (net.Listener, error) {
 		return nil, err
 	}
 	return ln, nil
+}
+
+// naiveListen listens on 127.0.0.1 on the first free port of the range
+// with net.Listen, as the 2013 design did and as a plain stack does. It
+// is not wire.Listen, which is plugwire's own code: that one turns off the
+// Multipath TCP listener Go opens by default since Go 1.24.
+func naiveListen(minPort, maxPort int) (net.Listener, error) {
+	var lastErr error
+	for p := minPort; p <= maxPort; p++ {
+		ln, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err == nil {
+			return ln, nil
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("bench: no free port in %d-%d: %w", minPort, maxPort, lastErr)
 }
 
 func acceptOne() (net.Conn, error) {

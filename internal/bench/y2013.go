@@ -8,7 +8,6 @@ import (
 	"net/rpc"
 
 	"github.com/plugwire/plugwire/internal/rpcx"
-	"github.com/plugwire/plugwire/internal/wire"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -101,7 +100,7 @@ func (b *builder2013) Prepare(config interface{}) error {
 func (b *builder2013) Run(_ context.Context, _ shared.Build, ui shared.Ui) error {
 	var a Run2013Args
 	if ui != nil {
-		ln, err := wire.Listen(b.minPort, b.maxPort)
+		ln, err := naiveListen(b.minPort, b.maxPort)
 		if err != nil {
 			return err
 		}

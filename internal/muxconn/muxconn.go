@@ -51,6 +51,7 @@ type Conn struct {
 	writev  bool // net.Buffers.WriteTo(c) is a single writev
 
 	wclosed   bool        // CloseWrite was called; guarded by wmu
+	drainBy   time.Time   // read deadline set by a failed write; guarded by wmu
 	dead      atomic.Bool // set by Close or a failed write, before closing c
 	closeOnce sync.Once
 	closeErr  error
@@ -59,8 +60,9 @@ type Conn struct {
 
 	st      streams // the streams open; see streams
 	rmu     sync.Mutex
-	pending []byte // forged RST frames still to be read
-	ended   bool   // the connection ended; Read returns io.EOF after pending
+	gate    func() error // run by the first Read; see ReadAfter
+	pending []byte       // forged RST frames still to be read
+	ended   bool         // the connection ended; Read returns io.EOF after pending
 	eof     chan struct{}
 	eofOnce sync.Once
 }
@@ -158,7 +160,8 @@ func (c *Conn) fail(err error) {
 	c.wclosed = true
 	if cw, ok := c.c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite() // fails on a reset connection, which is fine
-		if c.c.SetReadDeadline(time.Now().Add(drainTimeout)) == nil {
+		c.drainBy = time.Now().Add(drainTimeout)
+		if c.c.SetReadDeadline(c.drainBy) == nil {
 			return
 		}
 	}
@@ -232,9 +235,36 @@ func (c *Conn) eofRead() error {
 // and is shutting its session down.
 func (c *Conn) Ended() <-chan struct{} { return c.eof }
 
+// ReadAfter makes the first Read run check before it reads anything from
+// the connection. When check fails, Read ends the connection as a read
+// error does: the error is kept for Err, the connection is closed and
+// yamux reads the end of it (after resets for the streams it opened). The
+// host uses it to start yamux while the plugin's answer to its hello is
+// still on the way. Call it before anything reads from c.
+func (c *Conn) ReadAfter(check func() error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.gate = check
+}
+
 func (c *Conn) read(p []byte) (int, error) {
 	if c.dead.Load() {
 		return 0, io.EOF
+	}
+	if gate := c.gate; gate != nil {
+		c.gate = nil
+		if err := gate(); err != nil {
+			c.record(err)
+			_ = c.Close()
+			return 0, io.EOF
+		}
+		// The gate may have cleared a deadline a failed write set.
+		c.wmu.Lock()
+		drainBy := c.drainBy
+		c.wmu.Unlock()
+		if !drainBy.IsZero() {
+			_ = c.c.SetReadDeadline(drainBy)
+		}
 	}
 	n, err := c.c.Read(p)
 	if err != nil && c.dead.Load() {

@@ -516,3 +516,151 @@ func TestCloseWrite(t *testing.T) {
 		t.Error("Ended is not closed after the peer closed its side")
 	}
 }
+
+// TestReadAfter: with ReadAfter, yamux starts and sends while the peer's
+// answer is on the way; the first read checks the answer before yamux
+// sees a byte. A failed check ends the session quietly and is kept in Err.
+func TestReadAfter(t *testing.T) {
+	errBad := errors.New("bad answer")
+	for _, tc := range []struct {
+		name   string
+		answer string
+	}{
+		{"good answer", "OK"},
+		{"bad answer", "NO"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			cc, sc := tcpPair(t)
+			client := Wrap(cc)
+			var checks atomic.Int32
+			client.ReadAfter(func() error {
+				checks.Add(1)
+				var a [2]byte
+				if _, err := io.ReadFull(cc, a[:]); err != nil {
+					return err
+				}
+				if string(a[:]) != "OK" {
+					return fmt.Errorf("%w %q", errBad, a[:])
+				}
+				return nil
+			})
+			var clog, slog testutil.Buffer
+			cfg := yamux.DefaultConfig()
+			cfg.LogOutput = &clog
+			cs, err := yamux.Client(client, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			// The client opens a stream and sends before the answer exists.
+			st, err := cs.OpenStream()
+			if err != nil {
+				t.Fatalf("open stream: %v", err)
+			}
+			if _, err := st.Write([]byte("ping")); err != nil {
+				t.Fatalf("write before the answer: %v", err)
+			}
+			if _, err := sc.Write([]byte(tc.answer)); err != nil {
+				t.Fatal(err)
+			}
+			scfg := yamux.DefaultConfig()
+			scfg.LogOutput = &slog
+			ss, err := yamux.Server(Wrap(sc), scfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wait := serve(ss, echo)
+			defer func() { ss.Close(); wait() }()
+
+			got := make([]byte, 4)
+			_, err = io.ReadFull(st, got)
+			if tc.answer == "OK" {
+				if err != nil || string(got) != "ping" {
+					t.Errorf("echo = %q, %v; want \"ping\"", got, err)
+				}
+				if err := client.Err(); err != nil {
+					t.Errorf("Err() = %v after a good answer", err)
+				}
+			} else {
+				if err == nil {
+					t.Errorf("read %q from a peer whose answer failed the check", got)
+				}
+				select {
+				case <-cs.CloseChan():
+				case <-time.After(5 * time.Second):
+					t.Fatal("session still open 5 s after the answer failed the check")
+				}
+				if err := client.Err(); !errors.Is(err, errBad) {
+					t.Errorf("Err() = %v, want the check's error", err)
+				}
+			}
+			if n := checks.Load(); n != 1 {
+				t.Errorf("check ran %d times, want once", n)
+			}
+			noErrors(t, "client", clog.String())
+		})
+	}
+}
+
+// deadlineConn is a TCP conn whose writes fail once fail is set, and which
+// remembers the last read deadline set on it.
+type deadlineConn struct {
+	*net.TCPConn
+	fail     atomic.Bool
+	mu       sync.Mutex
+	deadline time.Time
+}
+
+func (d *deadlineConn) Write(p []byte) (int, error) {
+	if d.fail.Load() {
+		return 0, errInjected
+	}
+	return d.TCPConn.Write(p)
+}
+
+func (d *deadlineConn) SetReadDeadline(t time.Time) error {
+	d.mu.Lock()
+	d.deadline = t
+	d.mu.Unlock()
+	return d.TCPConn.SetReadDeadline(t)
+}
+
+// TestReadAfterKeepsDrainDeadline: a write that fails while the check is
+// running sets a read deadline; a check that clears deadlines (as the
+// preamble's does) must not make Read wait forever on a silent peer.
+func TestReadAfterKeepsDrainDeadline(t *testing.T) {
+	cc, sc := tcpPair(t)
+	defer sc.Close()
+	dc := &deadlineConn{TCPConn: cc.(*net.TCPConn)}
+	c := Wrap(dc)
+	defer c.Close()
+	started, release := make(chan struct{}), make(chan struct{})
+	c.ReadAfter(func() error {
+		close(started)
+		<-release
+		return dc.SetReadDeadline(time.Time{})
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 16))
+		done <- err
+	}()
+	<-started
+	dc.fail.Store(true)
+	_, _ = c.Write([]byte("frame"))
+	close(release)
+	select {
+	case err := <-done:
+		if err != io.EOF {
+			t.Errorf("Read = %v, want io.EOF once the drain deadline passed", err)
+		}
+	case <-time.After(drainTimeout + 5*time.Second):
+		t.Fatal("Read still blocked: the check cleared the drain deadline")
+	}
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	if dc.deadline.IsZero() {
+		t.Error("no read deadline left after the check")
+	}
+}

@@ -124,18 +124,82 @@ func Reply(version uint32, status byte, s Secret, hello []byte) []byte {
 // without sending it, and checks that the plugin proves it too, so that
 // neither side talks to a process that merely took the port. It fails with
 // an error wrapping ErrVersionMismatch, naming both versions, when they
-// differ.
+// differ. Prove is SendHello followed by the Pending's Check.
 func Prove(conn net.Conn, s Secret, deadline time.Time) error {
-	if err := conn.SetDeadline(deadline); err != nil {
-		return fmt.Errorf("setting handshake deadline: %w", err)
-	}
-	hello, err := Hello(ProtocolVersion, s)
+	p, err := SendHello(conn, s, deadline)
 	if err != nil {
 		return err
 	}
-	if _, err := conn.Write(hello); err != nil {
-		return fmt.Errorf("sending handshake to plugin at %s: %w", conn.RemoteAddr(), err)
+	return p.Check()
+}
+
+// Pending is a host's preamble whose hello is sent and whose answer is not
+// read yet. The host may go on writing (see SendHello) but must not read
+// anything from the connection before Check has succeeded.
+type Pending struct {
+	conn  net.Conn
+	s     Secret
+	nonce []byte
+
+	once sync.Once
+	err  error
+	done chan struct{}
+}
+
+// SendHello sends the host's half of the preamble on conn (magic, version,
+// a fresh nonce and the host's proof of s) and returns without waiting for
+// the plugin's answer, which Check reads. The write must finish, and the
+// answer arrive, by deadline: the read deadline stays set until Check has
+// read the answer.
+//
+// What the host writes after SendHello reaches the process on the port
+// before that process has proven the secret, so a host writes nothing a
+// caller gave it until Check has succeeded.
+func SendHello(conn net.Conn, s Secret, deadline time.Time) (*Pending, error) {
+	hello, err := Hello(ProtocolVersion, s)
+	if err != nil {
+		return nil, err
 	}
+	if err := conn.SetDeadline(deadline); err != nil {
+		return nil, fmt.Errorf("setting handshake deadline: %w", err)
+	}
+	if _, err := conn.Write(hello); err != nil {
+		return nil, fmt.Errorf("sending handshake to plugin at %s: %w", conn.RemoteAddr(), err)
+	}
+	if err := conn.SetWriteDeadline(time.Time{}); err != nil {
+		return nil, fmt.Errorf("clearing handshake write deadline: %w", err)
+	}
+	nonce := hello[len(magic)+4 : len(magic)+4+nonceSize]
+	return &Pending{conn: conn, s: s, nonce: nonce, done: make(chan struct{})}, nil
+}
+
+// Check reads the plugin's answer to the hello, exactly its bytes and no
+// more, and checks it: the process on the port must prove the secret and
+// speak this ProtocolVersion. It clears the read deadline on success. Only
+// the first call reads; later calls return its result.
+func (p *Pending) Check() error {
+	p.once.Do(func() {
+		p.err = p.check()
+		close(p.done)
+	})
+	return p.err
+}
+
+// Done is closed once Check has read and checked the answer.
+func (p *Pending) Done() <-chan struct{} { return p.done }
+
+// Err returns Check's result once Done is closed, and nil before.
+func (p *Pending) Err() error {
+	select {
+	case <-p.done:
+		return p.err
+	default:
+		return nil
+	}
+}
+
+func (p *Pending) check() error {
+	conn := p.conn
 	var reply [replySize]byte
 	if _, err := io.ReadFull(conn, reply[:]); err != nil {
 		return fmt.Errorf("plugin at %s closed the connection during the handshake (it rejected this host's secret, or it is not a plugwire plugin): %w",
@@ -144,7 +208,7 @@ func Prove(conn net.Conn, s Secret, deadline time.Time) error {
 	if [8]byte(reply[:8]) != magic {
 		return fmt.Errorf("plugin at %s answered the handshake with %q: not a plugwire plugin", conn.RemoteAddr(), reply[:8])
 	}
-	if !hmac.Equal(reply[13:], s.proof("plugin", hello[len(magic)+4:len(magic)+4+nonceSize])) {
+	if !hmac.Equal(reply[13:], p.s.proof("plugin", p.nonce)) {
 		return fmt.Errorf("%w: the process at %s is not the plugin this host started", ErrNotProven, conn.RemoteAddr())
 	}
 	theirs := binary.BigEndian.Uint32(reply[8:12])
@@ -155,7 +219,7 @@ func Prove(conn net.Conn, s Secret, deadline time.Time) error {
 	if reply[12] != statusOK {
 		return fmt.Errorf("plugin at %s answered the handshake with unknown status %d", conn.RemoteAddr(), reply[12])
 	}
-	return conn.SetDeadline(time.Time{})
+	return conn.SetReadDeadline(time.Time{})
 }
 
 // check is the plugin's side of the preamble on one connection. It returns
@@ -186,11 +250,14 @@ func check(conn net.Conn, s Secret) (ok bool, err error) {
 	return true, conn.SetDeadline(time.Time{})
 }
 
-// AcceptHost accepts connections on ln until one proves s, closes ln and
-// returns that connection: the plugin's one host connection. Connections
-// that fail the preamble are closed and do not count, so a local process
-// racing to the port cannot take the host's place. AcceptHost gives up
-// when no host has proven itself by deadline, or when stop is closed.
+// AcceptHost accepts connections on ln until one proves s and returns
+// that connection: the plugin's one host connection. ln is closed, and so
+// are connections still in their preamble, as AcceptHost returns (just
+// after, so that serving starts at once). Connections that fail the
+// preamble are closed and do not count, so a local process racing to the
+// port cannot take the host's place. AcceptHost gives up when no host has
+// proven itself by deadline, or when stop is closed; it then returns once
+// ln and every connection are closed.
 func AcceptHost(ln net.Listener, s Secret, deadline time.Time, stop <-chan struct{}) (net.Conn, error) {
 	type result struct {
 		conn net.Conn
@@ -203,24 +270,29 @@ func AcceptHost(ln net.Listener, s Secret, deadline time.Time, stop <-chan struc
 		finished = make(chan struct{})
 		wg       sync.WaitGroup
 	)
+	// finish settles the result once. It lets AcceptHost return before it
+	// closes the listener and the other connections, which it then does.
 	finish := func(r result) {
 		mu.Lock()
-		defer mu.Unlock()
-		select {
-		case <-finished:
+		if isClosed(finished) {
+			mu.Unlock()
 			if r.conn != nil {
 				_ = r.conn.Close()
 			}
 			return
-		default:
 		}
 		res = r
 		close(finished)
-		_ = ln.Close()
+		others := make([]net.Conn, 0, len(pending))
 		for c := range pending {
 			if c != r.conn {
-				_ = c.Close()
+				others = append(others, c)
 			}
+		}
+		mu.Unlock()
+		_ = ln.Close()
+		for _, c := range others {
+			_ = c.Close()
 		}
 	}
 	timer := time.AfterFunc(time.Until(deadline), func() {
@@ -271,10 +343,15 @@ func AcceptHost(ln net.Listener, s Secret, deadline time.Time, stop <-chan struc
 		}
 	}()
 	<-finished
-	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	return res.conn, res.err
+	if res.err != nil {
+		// Leave nothing behind: the listener is closed and every
+		// goroutine is done when a plugin gives up.
+		wg.Wait()
+		return nil, res.err
+	}
+	// The host's bytes are waiting; the listener and the connections
+	// that did not prove anything are closed in the background.
+	return res.conn, nil
 }
 
 func isClosed(ch <-chan struct{}) bool {

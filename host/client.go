@@ -43,6 +43,7 @@ type Client struct {
 	conn     *muxconn.Conn
 	rpc      *plugin.RPCClient
 	pending  *wire.Pending // the preamble; its answer is read by conn's first Read
+	answerBy time.Time     // when the answer is due
 
 	exited  chan struct{} // closed once the process is reaped
 	exitErr error         // how it ended; set before exited is closed
@@ -257,10 +258,14 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 	// trip. Nothing a caller gives crosses before the answer is checked:
 	// every call needs a dispensed object, and Dispense's reply is only
 	// read after the answer.
-	pending, err := wire.SendHello(raw, secret, deadline)
+	answerBy := time.Now().Add(answerTimeout)
+	if deadline.Before(answerBy) {
+		answerBy = deadline
+	}
+	pending, err := wire.SendHello(raw, secret, answerBy)
 	if err != nil {
 		_ = raw.Close()
-		return c.handshakeErr(err)
+		return c.handshakeErr(err, answerBy)
 	}
 	conn := muxconn.Wrap(raw)
 	conn.ReadAfter(pending.Check)
@@ -268,7 +273,7 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 	if err != nil {
 		_ = conn.Close()
 		if herr := pending.Err(); herr != nil {
-			return c.handshakeErr(herr)
+			return c.handshakeErr(herr, answerBy)
 		}
 		return fmt.Errorf("host: starting the RPC session with %s: %w", c.name, err)
 	}
@@ -276,7 +281,7 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 	// nothing crosses them, as the host reads the process's own stdout and
 	// stderr, and a reader would log an error when the connection ends.
 	c.mu.Lock()
-	c.conn, c.rpc, c.pending = conn, rpcClient, pending
+	c.conn, c.rpc, c.pending, c.answerBy = conn, rpcClient, pending, answerBy
 	c.mu.Unlock()
 	if c.Exited() {
 		_ = conn.Close() // it died before wait could see the connection
@@ -297,7 +302,7 @@ func (c *Client) answerErr() error {
 	if p == nil || p.Err() == nil {
 		return nil
 	}
-	err := c.handshakeErr(p.Err())
+	err := c.handshakeErr(p.Err(), c.answerBy)
 	c.forceKill()
 	<-c.exited
 	if errors.Is(err, ErrProcessExited) {
@@ -312,9 +317,21 @@ func (c *Client) answerErr() error {
 	return c.startErr
 }
 
-// handshakeErr turns a failed preamble into the error start reports.
-func (c *Client) handshakeErr(err error) error {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+// answerTimeout bounds how long the host waits for the plugin's answer to
+// its hello, within StartTimeout. The wait must end well before yamux,
+// which runs while the answer is on the way but cannot read until it has
+// come, fails its first keepalive (40 s after the session starts). A
+// plugwire plugin answers in microseconds; the plugin side gives the host
+// wire.HandshakeTimeout for its hello.
+const answerTimeout = 2 * wire.HandshakeTimeout
+
+// handshakeErr turns a failed preamble into the error start reports;
+// answerBy is the deadline the answer had.
+func (c *Client) handshakeErr(err error, answerBy time.Time) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(answerBy) {
+		if c.cfg.StartTimeout > answerTimeout {
+			return fmt.Errorf("host: %w: %s did not answer the handshake within %v of the host connecting", ErrStartTimeout, c.name, answerTimeout)
+		}
 		return fmt.Errorf("host: %w: %s did not complete the handshake within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)
 	}
 	if !errors.Is(err, wire.ErrVersionMismatch) && !errors.Is(err, wire.ErrNotProven) && c.waitExit(100*time.Millisecond) {

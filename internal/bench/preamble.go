@@ -1,13 +1,8 @@
 package bench
 
 import (
-	"encoding/binary"
-	"errors"
-	"fmt"
-	"io"
 	"net"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/plugwire/plugwire/internal/wire"
@@ -19,13 +14,14 @@ type preambleMode int
 
 const (
 	noPreamble        preambleMode = iota
-	preambleWait                   // as plugwire: wire.Prove, then go-plugin
-	preamblePipelined              // send the hello, start go-plugin at once
+	preambleWait                   // wire.Prove, then go-plugin (plugwire before it pipelined)
+	preamblePipelined              // send the hello, start go-plugin at once (as plugwire does)
 )
 
 // hostPreamble runs the host's side of the preamble on conn. In pipelined
 // mode it only sends the hello and returns conn wrapped so that the first
-// read consumes and checks the plugin's answer.
+// read checks the plugin's answer, as plugwire's host does with
+// muxconn.ReadAfter.
 func hostPreamble(mode preambleMode, conn net.Conn, s wire.Secret, deadline time.Time) (net.Conn, error) {
 	switch mode {
 	case preambleWait:
@@ -35,49 +31,28 @@ func hostPreamble(mode preambleMode, conn net.Conn, s wire.Secret, deadline time
 		}
 		return conn, nil
 	case preamblePipelined:
-		// The hello of wire.Prove, without waiting for the answer.
-		hello, err := wire.Hello(wire.ProtocolVersion, s)
+		p, err := wire.SendHello(conn, s, deadline)
 		if err != nil {
 			_ = conn.Close()
 			return nil, err
 		}
-		if _, err := conn.Write(hello); err != nil {
-			_ = conn.Close()
-			return nil, err
-		}
-		return &answerConn{Conn: conn}, nil
+		return &answerConn{Conn: conn, p: p}, nil
 	}
 	return conn, nil
 }
 
-// answerConn is a host's connection whose first Read consumes the
-// plugin's 13-byte answer to the hello and fails if it is not "plugwire",
-// ProtocolVersion, status 0.
+// answerConn is a host's connection whose first Read checks the plugin's
+// answer to the hello.
 type answerConn struct {
 	net.Conn
-	once sync.Once
-	err  error
+	p *wire.Pending
 }
 
-var errBadAnswer = errors.New("bench: the plugin did not accept the preamble")
-
-func (c *answerConn) Read(p []byte) (int, error) {
-	c.once.Do(func() {
-		// magic, version, status, then the plugin's 32-byte proof (not
-		// checked here: this mode only measures the saved round trip).
-		var a [8 + 4 + 1 + 32]byte
-		if _, err := io.ReadFull(c.Conn, a[:]); err != nil {
-			c.err = fmt.Errorf("%w: %v", errBadAnswer, err)
-			return
-		}
-		if string(a[:8]) != "plugwire" || binary.BigEndian.Uint32(a[8:12]) != wire.ProtocolVersion || a[12] != 0 {
-			c.err = fmt.Errorf("%w: answer %q", errBadAnswer, a[:13])
-		}
-	})
-	if c.err != nil {
-		return 0, c.err
+func (c *answerConn) Read(b []byte) (int, error) {
+	if err := c.p.Check(); err != nil {
+		return 0, err
 	}
-	return c.Conn.Read(p)
+	return c.Conn.Read(b)
 }
 
 // acceptProven listens and announces like a plugwire plugin and returns

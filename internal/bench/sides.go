@@ -33,11 +33,12 @@ import (
 //     opt-in cap; it limits the plugin author's code);
 //   - "+NAME" on "floor": both ends wrap the TCP connection with the conn
 //     wrapper NAME from Wrappers ("muxconn" is internal/muxconn as shipped);
-//   - "+pre" on "floor": the host proves a secret before go-plugin starts,
-//     as plugwire does (wire.Prove, wire.AcceptHost);
+//   - "+pre" on "floor": the host proves a secret before go-plugin starts
+//     and waits for the plugin's answer (wire.Prove, wire.AcceptHost), as
+//     plugwire did before it pipelined the preamble;
 //   - "+prepipe" on "floor": the same preamble, but the host does not wait
 //     for the plugin's answer before starting go-plugin's protocol: it
-//     checks the answer when it first reads (a prototype, see preamble.go);
+//     checks the answer when it first reads, as plugwire does;
 //   - "+nolifeline" on "plugwire": the host gives the plugin /dev/null as
 //     standard input, so the plugin has no stdin lifeline to watch.
 type Side string
@@ -506,7 +507,7 @@ func runHelper(v string) error {
 
 // listenAnnounce listens on the first free port of the range in the
 // environment and prints the address, as a plugwire plugin does, but with
-// net.Listen as a plain stack would (see naiveListen).
+// net.Listen as an unmodified stack would (see naiveListen).
 func listenAnnounce() (net.Listener, error) {
 	minPort, maxPort, err := wire.PortRange(os.LookupEnv)
 	if err != nil {

@@ -32,7 +32,9 @@ type Config struct {
 	MaxPort int
 
 	// StartTimeout bounds how long the plugin may take to print its
-	// address and accept the connection. Zero means one minute.
+	// address, accept the connection and answer the host's preamble; the
+	// answer is due within 10 s of the host connecting in any case.
+	// Zero means one minute.
 	StartTimeout time.Duration
 
 	// KillGrace is how long Kill waits for the plugin to quit when asked

@@ -46,6 +46,8 @@ func TestMain(m *testing.M) {
 		impostorPlugin()
 	case "mute":
 		mutePlugin()
+	case "dying":
+		dyingPlugin()
 	case "foreign":
 		plugwire.Serve(map[string]plugin.Plugin{
 			"greeter": &greeter.GreeterPlugin{Impl: hello{}},

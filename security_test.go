@@ -85,6 +85,32 @@ func mutePlugin() {
 	fakePlugin(func([]byte) []byte { return nil })
 }
 
+// dyingPlugin reads the host's hello and exits with status 3 instead of
+// answering.
+func dyingPlugin() {
+	fakePlugin(func([]byte) []byte {
+		os.Exit(3)
+		return nil
+	})
+}
+
+// TestPluginDiesBeforeAnswering: a plugin that exits between the host's
+// hello and its answer (while the host already runs yamux) fails the
+// start with ErrProcessExited and its exit status, not a transport error.
+func TestPluginDiesBeforeAnswering(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = pluginEnv("dying")
+	c := host.NewClient(&host.Config{Cmd: cmd, Logger: hclog.NewNullLogger()})
+	defer c.Kill()
+	for i := range 2 {
+		_, err := c.Command()
+		if !errors.Is(err, host.ErrProcessExited) || !strings.Contains(err.Error(), "exit status 3") {
+			t.Errorf("Dispense %d = %v, want ErrProcessExited with exit status 3", i+1, err)
+		}
+	}
+}
+
 // TestImpostorPluginRejected: the host only talks to a process that proves
 // the secret it gave the plugin it started; the secret itself never
 // crosses the connection. The host sends go-plugin's first frames while

@@ -176,7 +176,7 @@ func TestMutePluginTimesOut(t *testing.T) {
 		want         string
 		wait         time.Duration // how long the answer may take
 	}{
-		{500 * time.Millisecond, "within 500ms", 500 * time.Millisecond},
+		{500 * time.Millisecond, "did not complete the handshake within 500ms", 500 * time.Millisecond},
 		{2 * time.Minute, "within 10s of the host connecting", 10 * time.Second},
 	} {
 		t.Run(tc.startTimeout.String(), func(t *testing.T) {

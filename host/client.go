@@ -36,14 +36,14 @@ type Client struct {
 	started  bool
 	startErr error
 
-	mu       sync.Mutex // guards the fields below
-	killed   bool
-	cmd      *exec.Cmd
-	lifeline *os.File
-	conn     *muxconn.Conn
-	rpc      *plugin.RPCClient
-	pending  *wire.Pending // the preamble; its answer is read by conn's first Read
-	answerBy time.Time     // when the answer is due
+	mu        sync.Mutex // guards the fields below
+	killed    bool
+	cmd       *exec.Cmd
+	lifeline  *os.File
+	conn      *muxconn.Conn
+	rpc       *plugin.RPCClient
+	pending   *wire.Pending // the preamble; its answer is read by conn's first Read
+	answerDue answerDue     // when the answer is due
 
 	exited  chan struct{} // closed once the process is reaped
 	exitErr error         // how it ended; set before exited is closed
@@ -258,22 +258,34 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 	// trip. Nothing a caller gives crosses before the answer is checked:
 	// every call needs a dispensed object, and Dispense's reply is only
 	// read after the answer.
-	answerBy := time.Now().Add(answerTimeout)
-	if deadline.Before(answerBy) {
-		answerBy = deadline
+	due := answerDue{by: time.Now().Add(answerTimeout), capped: true}
+	if deadline.Before(due.by) {
+		due = answerDue{by: deadline}
 	}
-	pending, err := wire.SendHello(raw, secret, answerBy)
+	pending, err := wire.SendHello(raw, secret, due.by)
 	if err != nil {
 		_ = raw.Close()
-		return c.handshakeErr(err, answerBy)
+		return c.handshakeErr(err, due)
 	}
 	conn := muxconn.Wrap(raw)
-	conn.ReadAfter(pending.Check)
+	// A failed check resets the streams the session has opened, so it is
+	// reported only once go-plugin has finished opening them: yamux logs
+	// "[ERR] yamux: aborted stream open" for a stream reset while its
+	// opening is under way. Opening a stream never waits for a read.
+	opened := make(chan struct{})
+	conn.ReadAfter(func() error {
+		err := pending.Check()
+		if err != nil {
+			<-opened
+		}
+		return err
+	})
 	rpcClient, err := plugin.NewRPCClient(conn, c.cfg.Plugins)
+	close(opened)
 	if err != nil {
 		_ = conn.Close()
 		if herr := pending.Err(); herr != nil {
-			return c.handshakeErr(herr, answerBy)
+			return c.handshakeErr(herr, due)
 		}
 		return fmt.Errorf("host: starting the RPC session with %s: %w", c.name, err)
 	}
@@ -281,7 +293,7 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 	// nothing crosses them, as the host reads the process's own stdout and
 	// stderr, and a reader would log an error when the connection ends.
 	c.mu.Lock()
-	c.conn, c.rpc, c.pending, c.answerBy = conn, rpcClient, pending, answerBy
+	c.conn, c.rpc, c.pending, c.answerDue = conn, rpcClient, pending, due
 	c.mu.Unlock()
 	if c.Exited() {
 		_ = conn.Close() // it died before wait could see the connection
@@ -297,12 +309,12 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 // returns the same error, as when start fails.
 func (c *Client) answerErr() error {
 	c.mu.Lock()
-	p := c.pending
+	p, due := c.pending, c.answerDue
 	c.mu.Unlock()
 	if p == nil || p.Err() == nil {
 		return nil
 	}
-	err := c.handshakeErr(p.Err(), c.answerBy)
+	err := c.handshakeErr(p.Err(), due)
 	c.forceKill()
 	<-c.exited
 	if errors.Is(err, ErrProcessExited) {
@@ -325,11 +337,18 @@ func (c *Client) answerErr() error {
 // wire.HandshakeTimeout for its hello.
 const answerTimeout = 2 * wire.HandshakeTimeout
 
-// handshakeErr turns a failed preamble into the error start reports;
-// answerBy is the deadline the answer had.
-func (c *Client) handshakeErr(err error, answerBy time.Time) error {
-	if errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(answerBy) {
-		if c.cfg.StartTimeout > answerTimeout {
+// answerDue is when the plugin's answer to the hello is due: at the start
+// deadline, or answerTimeout after connecting when that comes first
+// (capped).
+type answerDue struct {
+	by     time.Time
+	capped bool
+}
+
+// handshakeErr turns a failed preamble into the error start reports.
+func (c *Client) handshakeErr(err error, due answerDue) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(due.by) {
+		if due.capped {
 			return fmt.Errorf("host: %w: %s did not answer the handshake within %v of the host connecting", ErrStartTimeout, c.name, answerTimeout)
 		}
 		return fmt.Errorf("host: %w: %s did not complete the handshake within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)

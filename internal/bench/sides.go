@@ -233,8 +233,13 @@ func startPlugwire(side Side, sp spec, kind Kind, o Options) (*Plugin, error) {
 		c.Kill()
 		return nil, fmt.Errorf("bench: %s: %w", side, err)
 	}
+	return dispensed(side, kind, raw, c.Kill)
+}
+
+// dispensed is the Plugin for raw, dispensed from a client that kill ends.
+func dispensed(side Side, kind Kind, raw interface{}, kill func()) (*Plugin, error) {
 	exited := make(chan struct{})
-	p := &Plugin{Side: side, Exited: exited, kill: func() { c.Kill(); close(exited) }}
+	p := &Plugin{Side: side, Exited: exited, kill: func() { kill(); close(exited) }}
 	if err := p.set(kind, raw); err != nil {
 		p.Kill()
 		return nil, err
@@ -265,13 +270,7 @@ func startStock(side Side, kind Kind, o Options) (*Plugin, error) {
 		c.Kill()
 		return nil, fmt.Errorf("bench: %s: dispensing %s: %w", side, kind, err)
 	}
-	exited := make(chan struct{})
-	p := &Plugin{Side: side, Exited: exited, kill: func() { c.Kill(); close(exited) }}
-	if err := p.set(kind, raw); err != nil {
-		p.Kill()
-		return nil, err
-	}
-	return p, nil
+	return dispensed(side, kind, raw, c.Kill)
 }
 
 func startFloor(side Side, sp spec, kind Kind, o Options) (*Plugin, error) {

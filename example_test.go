@@ -1,9 +1,13 @@
 package plugwire_test
 
 import (
+	"context"
+	"os"
+
 	"github.com/hashicorp/go-plugin"
 	greeter "github.com/hashicorp/go-plugin/examples/basic/shared"
 	"github.com/plugwire/plugwire"
+	"github.com/plugwire/plugwire/shared"
 )
 
 type greeting struct{}
@@ -17,4 +21,48 @@ func ExampleServe() {
 	plugwire.Serve(map[string]plugin.Plugin{
 		"greeter": &greeter.GreeterPlugin{Impl: greeting{}},
 	})
+}
+
+type ebs struct{}
+
+func (ebs) Prepare(config interface{}) error { return nil }
+func (ebs) Run(ctx context.Context, build shared.Build, ui shared.Ui) error {
+	ui.Say("building an EBS-backed image")
+	return nil
+}
+
+type validate struct{}
+
+func (validate) Synopsis() string { return "Check that a template is valid" }
+func (validate) Run(ctx context.Context, env shared.Environment, args []string) int {
+	return 0
+}
+
+// A plugin set: one binary serving two builders, a command and a
+// go-plugin type of its own. What "BINARY describe" prints is what
+// Describe writes.
+func ExampleSet() {
+	s := plugwire.NewSet()
+	s.SetVersion("1.4.0")
+	s.RegisterBuilder("ebs", ebs{})
+	s.RegisterBuilder("instance", ebs{})
+	s.RegisterCommand("validate", validate{})
+	s.Register("greeter", "", &greeter.GreeterPlugin{Impl: greeting{}})
+	if err := s.Describe(os.Stdout); err != nil {
+		panic(err)
+	}
+	// Output:
+	// {"version":"1.4.0","protocol":1,"components":{"builder":["ebs","instance"],"command":["validate"],"greeter":[""]}}
+}
+
+// The whole main of a plugin set's binary. Started by a host it serves the
+// components (a host dispenses "builder/ebs", "command/validate"); run as
+// "BINARY describe" it prints what it serves; run by hand it says it is a
+// plugin.
+func ExampleSet_Run() {
+	s := plugwire.NewSet()
+	s.SetVersion("1.4.0")
+	s.RegisterBuilder("ebs", ebs{})
+	s.RegisterCommand("validate", validate{})
+	s.Run()
 }

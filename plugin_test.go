@@ -48,6 +48,10 @@ func TestMain(m *testing.M) {
 		mutePlugin()
 	case "dying":
 		dyingPlugin()
+	case "set":
+		testSet().Run()
+	case "empty-set":
+		plugwire.NewSet().Run()
 	case "foreign":
 		plugwire.Serve(map[string]plugin.Plugin{
 			"greeter": &greeter.GreeterPlugin{Impl: hello{}},

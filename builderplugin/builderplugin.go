@@ -6,13 +6,14 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire"
 	"github.com/plugwire/plugwire/shared"
 )
 
 // Serve serves b as the "builder" plugin to the host that started this
-// process and returns when the host is done. Call it from main.
+// process and returns when the host is done. Call it from main. It is a
+// plugwire.Set of one component, registered under the empty name, so the
+// binary also answers "describe".
 //
 // A nil Builder is a programming error: Serve says so on stderr and exits 1.
 func Serve(b shared.Builder) {
@@ -20,7 +21,7 @@ func Serve(b shared.Builder) {
 		fmt.Fprintf(os.Stderr, "%s: builderplugin.Serve was given a nil shared.Builder\n", filepath.Base(os.Args[0]))
 		os.Exit(1)
 	}
-	plugwire.Serve(map[string]plugin.Plugin{
-		shared.BuilderPluginName: &shared.BuilderPlugin{Impl: b},
-	})
+	s := plugwire.NewSet()
+	s.RegisterBuilder("", b)
+	s.Run()
 }

@@ -6,13 +6,14 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire"
 	"github.com/plugwire/plugwire/shared"
 )
 
 // Serve serves c as the "command" plugin to the host that started this
-// process and returns when the host is done. Call it from main.
+// process and returns when the host is done. Call it from main. It is a
+// plugwire.Set of one component, registered under the empty name, so the
+// binary also answers "describe".
 //
 // A nil Command is a programming error: Serve says so on stderr and exits 1.
 func Serve(c shared.Command) {
@@ -20,7 +21,7 @@ func Serve(c shared.Command) {
 		fmt.Fprintf(os.Stderr, "%s: commandplugin.Serve was given a nil shared.Command\n", filepath.Base(os.Args[0]))
 		os.Exit(1)
 	}
-	plugwire.Serve(map[string]plugin.Plugin{
-		shared.CommandPluginName: &shared.CommandPlugin{Impl: c},
-	})
+	s := plugwire.NewSet()
+	s.RegisterCommand("", c)
+	s.Run()
 }

@@ -31,6 +31,7 @@ type Client struct {
 	cfg    Config
 	name   string // the plugin's name in logs and errors
 	logger hclog.Logger
+	plugins *pluginTable // Config.Plugins, and components added on use
 
 	startMu  sync.Mutex // serialises start
 	started  bool
@@ -81,6 +82,7 @@ func NewClient(cfg *Config) *Client {
 			shared.CommandPluginName: &shared.CommandPlugin{},
 		}
 	}
+	c.plugins = newPluginTable(c.cfg.Plugins)
 	c.logger = c.cfg.Logger
 	if c.logger == nil {
 		c.logger = hclog.New(&hclog.LoggerOptions{Name: "plugwire", Level: hclog.Info})
@@ -280,7 +282,7 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 		}
 		return err
 	})
-	rpcClient, err := plugin.NewRPCClient(conn, c.cfg.Plugins)
+	rpcClient, err := plugin.NewRPCClient(conn, c.plugins.m)
 	close(opened)
 	if err != nil {
 		_ = conn.Close()

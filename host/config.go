@@ -53,6 +53,9 @@ type Config struct {
 
 	// Plugins are what Dispense can return, by name. Nil means plugwire's
 	// own contracts: "builder" (shared.BuilderPlugin) and "command"
-	// (shared.CommandPlugin).
+	// (shared.CommandPlugin). A plugin set's component "KIND/NAME" that
+	// Plugins does not name is dispensed with Plugins[KIND], so the default
+	// dispenses any "builder/NAME" and "command/NAME". The Client keeps
+	// its own copy of the map.
 	Plugins map[string]plugin.Plugin
 }

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/rpc"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -20,26 +18,23 @@ import (
 const exitWait = time.Second
 
 // Dispense returns the plugin object registered under name in
-// Config.Plugins, starting the plugin on first use. For plugwire's own
+// Config.Plugins, starting the plugin on first use. A plugin set's
+// component is dispensed as "KIND/NAME" ("builder/ebs") with the plugin
+// type Config.Plugins has for KIND, or as "KIND" when its name is empty. For plugwire's own
 // contracts it returns a shared.Builder or a shared.RemoteCommand whose
 // calls report a dead plugin as errors wrapping ErrProcessExited. Each
 // object has its own stream on the plugin's connection, open until Kill:
 // dispense once and reuse the object rather than dispensing per call.
 func (c *Client) Dispense(name string) (interface{}, error) {
-	p, ok := c.cfg.Plugins[name]
-	if !ok {
-		names := make([]string, 0, len(c.cfg.Plugins))
-		for n := range c.cfg.Plugins {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		return nil, fmt.Errorf("host: no plugin type %q in Config.Plugins (it has %s)", name, strings.Join(names, ", "))
+	p, err := c.plugins.lookup(name)
+	if err != nil {
+		return nil, err
 	}
 	rpcClient, err := c.start()
 	if err != nil {
 		return nil, err
 	}
-	raw, err := rpcClient.Dispense(name)
+	raw, err := c.plugins.dispense(rpcClient, name)
 	if err != nil {
 		if serr := c.answerErr(); serr != nil {
 			return nil, serr

@@ -1,0 +1,68 @@
+package host
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire/internal/component"
+)
+
+// pluginTable is a Client's own copy of Config.Plugins, the map go-plugin's
+// RPCClient dispenses from. A plugin set's component KIND/NAME that the
+// map does not name is dispensed with the Plugin of KIND, added to the map
+// on first use: the default Plugins dispense any "builder/NAME" and
+// "command/NAME" without being told the names. go-plugin reads the map
+// without a lock, so it is written only under mu held for writing and read
+// by Dispense only under mu held for reading.
+type pluginTable struct {
+	mu sync.RWMutex
+	m  map[string]plugin.Plugin
+}
+
+func newPluginTable(m map[string]plugin.Plugin) *pluginTable {
+	return &pluginTable{m: maps.Clone(m)}
+}
+
+// lookup returns the Plugin that dispenses name, adding the entry for a
+// component of a known kind.
+func (t *pluginTable) lookup(name string) (plugin.Plugin, error) {
+	t.mu.RLock()
+	p, ok := t.m[name]
+	var kp plugin.Plugin
+	kind, _, isComponent := component.SplitDispenseName(name)
+	if !ok && isComponent {
+		kp = t.m[kind]
+	}
+	t.mu.RUnlock()
+	if ok {
+		return p, nil
+	}
+	if kp == nil {
+		return nil, t.unknown(name)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p, ok := t.m[name]; ok {
+		return p, nil
+	}
+	t.m[name] = kp
+	return kp, nil
+}
+
+// dispense runs go-plugin's Dispense, which reads the map.
+func (t *pluginTable) dispense(rpcClient *plugin.RPCClient, name string) (any, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return rpcClient.Dispense(name)
+}
+
+func (t *pluginTable) unknown(name string) error {
+	t.mu.RLock()
+	names := slices.Sorted(maps.Keys(t.m))
+	t.mu.RUnlock()
+	return fmt.Errorf("host: no plugin type %q in Config.Plugins (it has %s; a component KIND/NAME is dispensed with the plugin type KIND)", name, strings.Join(names, ", "))
+}

@@ -45,7 +45,9 @@ func (b pidBuilder) Run(_ context.Context, _ shared.Build, ui shared.Ui) error {
 // pidCommand's synopsis names it and its process.
 type pidCommand string
 
-func (c pidCommand) Synopsis() string { return fmt.Sprintf("command %s in pid %d", string(c), os.Getpid()) }
+func (c pidCommand) Synopsis() string {
+	return fmt.Sprintf("command %s in pid %d", string(c), os.Getpid())
+}
 func (pidCommand) Run(context.Context, shared.Environment, []string) int {
 	return 0
 }

@@ -28,9 +28,10 @@ import (
 // Client is one plugin process and its connection. It is safe for
 // concurrent use. The process is started by the first Dispense.
 type Client struct {
-	cfg     Config
-	name    string // the plugin's name in logs and errors
-	logger  hclog.Logger
+	cfg    Config
+	name   string // the plugin's name in logs and errors
+	logger hclog.Logger
+
 	plugins *pluginTable // Config.Plugins, and components added on use
 
 	startMu  sync.Mutex // serialises start

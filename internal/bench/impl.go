@@ -22,9 +22,9 @@
 // bench's tests hold the go test benchmarks; cmd/benchtable prints the
 // table with per-round ratios:
 //
-//	go test -run '^$' -bench . -benchtime=1x ./internal/bench/
-//	go run ./internal/bench/cmd/benchtable
-//	go run ./internal/bench/cmd/benchtable -scenarios call,callback -sides plugwire,stock,plugwire+gmp1 -cpuprofile host.prof
+//	go -C internal/bench test -run '^$' -bench . -benchtime=1x ./...
+//	go -C internal/bench run ./cmd/benchtable
+//	go -C internal/bench run ./cmd/benchtable -scenarios call,callback -sides plugwire,stock,plugwire+gmp1 -cpuprofile host.prof
 //
 // With HelperProfileEnv set to a directory, every plugin process writes its
 // CPU profile there too.

@@ -16,7 +16,7 @@ import (
 // goroutines a read wakes wait for another thread to steal them while the
 // reader sits in ppoll. Kept so that the result can be reproduced:
 //
-//	go run ./internal/bench/cmd/benchtable -scenarios call,callback -sides floor+muxconn_pollread,floor+muxconn,stock
+//	go -C internal/bench run ./cmd/benchtable -scenarios call,callback -sides floor+muxconn_pollread,floor+muxconn,stock
 func init() {
 	Wrappers["pollread"] = func(c net.Conn) net.Conn { return wrapPollRead(c) }
 	Wrappers["muxconn_pollread"] = func(c net.Conn) net.Conn { return muxconn.Wrap(wrapPollRead(c)) }

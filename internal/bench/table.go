@@ -57,7 +57,7 @@ type TableConfig struct {
 	Progress  io.Writer
 }
 
-// DefaultTableConfig is what `go run ./internal/bench/cmd/benchtable` runs.
+// DefaultTableConfig is what `go -C internal/bench run ./cmd/benchtable` runs.
 var DefaultTableConfig = TableConfig{
 	Sides:   []Side{Plugwire, Floor, Stock},
 	Rounds:  11,

@@ -3,7 +3,7 @@
 // alternating in each round, with the median of the per-round ratios of
 // plugwire to the other sides, and the machine it ran on.
 //
-//	go run ./internal/bench/cmd/benchtable [-rounds 11] [-scenarios call,callback] [-sides plugwire,floor,stock] [-ports 30100-31099]
+//	go -C internal/bench run ./cmd/benchtable [-rounds 11] [-scenarios call,callback] [-sides plugwire,floor,stock] [-ports 30100-31099]
 //
 // The plugin processes are this binary run again.
 package main

@@ -373,6 +373,9 @@ func TestPluginMethodPanics(t *testing.T) {
 			if errors.Is(err, host.ErrProcessExited) {
 				t.Errorf("error %v wraps ErrProcessExited; the plugin survives a panic in a method", err)
 			}
+			if !errors.Is(err, shared.ErrPanic) {
+				t.Errorf("error %v does not wrap shared.ErrPanic", err)
+			}
 			e := p.log.waitFor(t, 5*time.Second, "for the panic", msgIs("panic in "+tc.method))
 			if e.level() != "error" {
 				t.Errorf("panic logged at %q, want error", e.level())

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+	"github.com/plugwire/plugwire/internal/rpcx"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -82,7 +83,8 @@ func (c *Client) Command() (shared.Command, error) {
 
 // callErr turns the error of a failed call into an error wrapping
 // ErrProcessExited when the call failed because the plugin or its
-// connection is gone. Errors the plugin returned pass unchanged.
+// connection is gone. Errors the plugin returned pass unchanged, whatever
+// they wrap or say.
 func (c *Client) callErr(err error) error {
 	if err == nil || !isTransport(err) {
 		return err
@@ -97,15 +99,36 @@ func (c *Client) callErr(err error) error {
 		c.forceKill()
 		<-c.exited
 	}
+	if cerr := c.connErr(); cerr != nil {
+		return fmt.Errorf("%w (the call failed with: %v; the connection with: %v)", c.exitErr, err, cerr)
+	}
 	return fmt.Errorf("%w (the call failed with: %v)", c.exitErr, err)
+}
+
+// connErr returns the error the connection itself failed with (a reset,
+// a broken pipe), if any.
+func (c *Client) connErr() error {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn == nil {
+		return nil
+	}
+	return conn.Err()
 }
 
 // isTransport reports whether err is a failure of the connection itself
 // (closed, reset, cut short) rather than an error returned by the other
-// side or one made locally.
+// side or one made locally. It decides by type, as net/rpc tells a
+// ServerError from ErrShutdown: an error the other side returned is a
+// value whatever it wraps (a plugin's error wrapping
+// context.DeadlineExceeded is a net.Error) or says ("EOF").
 func isTransport(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) {
+	if rpcx.IsRemote(err) {
+		return false
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
 		return true
 	}
 	for _, t := range transportErrors {

@@ -208,6 +208,9 @@ func act(method, action string) error {
 		time.Sleep(time.Hour)
 		return nil
 	}
+	if err, ok := remoteErrors[action]; ok {
+		return err
+	}
 	return fmt.Errorf("helper: unknown action %q in %s", action, method)
 }
 

@@ -33,7 +33,7 @@ func (b *buildRPC) Prepare() error {
 func (b *buildRPC) Run(ctx context.Context, ui Ui) error {
 	id := b.ids.Next()
 	var r errReply
-	if err := rpcx.Call(ctx, b.client, "Plugin.Run", id, runArgs{CallID: id, UiID: offerUi(b.broker, ui)}, &r); err != nil {
+	if err := rpcx.Call(ctx, b.client, "Plugin.Run", id, runArgs{CallID: id, Deadline: rpcx.Deadline(ctx), UiID: offerUi(b.broker, ui)}, &r); err != nil {
 		return err
 	}
 	return r.Err.Err()
@@ -47,7 +47,7 @@ type buildServer struct {
 }
 
 func (s *buildServer) Prepare(_ empty, r *errReply) (err error) {
-	defer rpcx.Recover("Build.Prepare", &err)
+	defer rpcx.Recover("Build.Prepare", &r.Err)
 	r.Err = rpcx.EncodeError(s.impl.Prepare())
 	return nil
 }
@@ -59,24 +59,26 @@ func (s *buildServer) Run(a runArgs, r *errReply) (err error) {
 	if err != nil {
 		return err
 	}
-	ctx, done := s.cancels.Start(a.CallID)
+	ctx, done := s.cancels.Start(a.CallID, a.Deadline)
 	defer done()
-	defer rpcx.Recover("Build.Run", &err)
+	defer rpcx.Recover("Build.Run", &r.Err)
 	r.Err = rpcx.EncodeError(s.impl.Run(ctx, ui))
 	return nil
 }
 
-func (s *buildServer) Cancel(id uint64, _ *empty) error {
-	s.cancels.Cancel(id)
+func (s *buildServer) Cancel(a cancelArgs, _ *empty) error {
+	s.cancels.Cancel(a)
 	return nil
 }
 
-// offerBuild serves build to the other side and returns its id (0 for nil).
-func offerBuild(b *plugin.MuxBroker, build Build) uint32 {
+// offerBuild serves build to the other side and returns its id (0 for
+// nil); sess is the plugin's session when a plugin offers it.
+func offerBuild(b *plugin.MuxBroker, build Build, sess *rpcx.Session) uint32 {
 	if build == nil {
 		return 0
 	}
 	s := &buildServer{impl: build, broker: b}
+	s.cancels.Session = sess
 	return rpcx.Offer(b, s, s.cancels.EndAll)
 }
 

@@ -31,6 +31,7 @@ var ErrConfigNotJSON = errors.New("config cannot be encoded as JSON")
 type builderRPC struct {
 	client *rpc.Client
 	broker *plugin.MuxBroker
+	sess   *rpcx.Session // of the plugin that holds it; nil on the host
 	ids    rpcx.IDs
 }
 
@@ -48,7 +49,7 @@ func (b *builderRPC) Prepare(config interface{}) error {
 
 func (b *builderRPC) Run(ctx context.Context, build Build, ui Ui) error {
 	id := b.ids.Next()
-	args := runArgs{CallID: id, BuildID: offerBuild(b.broker, build), UiID: offerUi(b.broker, ui)}
+	args := runArgs{CallID: id, Deadline: rpcx.Deadline(ctx), BuildID: offerBuild(b.broker, build, b.sess), UiID: offerUi(b.broker, ui)}
 	var r errReply
 	if err := rpcx.Call(ctx, b.client, "Plugin.Run", id, args, &r); err != nil {
 		return err
@@ -68,7 +69,7 @@ func (s *builderServer) Prepare(a prepareArgs, r *errReply) (err error) {
 	if err := json.Unmarshal(a.Config, &config); err != nil {
 		return fmt.Errorf("Builder.Prepare: decoding config: %v", err)
 	}
-	defer rpcx.Recover("Builder.Prepare", &err)
+	defer rpcx.Recover("Builder.Prepare", &r.Err)
 	r.Err = rpcx.EncodeError(s.impl.Prepare(config))
 	return nil
 }
@@ -84,17 +85,20 @@ func (s *builderServer) Run(a runArgs, r *errReply) (err error) {
 	if err != nil {
 		return err
 	}
-	ctx, done := s.cancels.Start(a.CallID)
+	ctx, done := s.cancels.Start(a.CallID, a.Deadline)
 	defer done()
-	defer rpcx.Recover("Builder.Run", &err)
+	defer rpcx.Recover("Builder.Run", &r.Err)
 	r.Err = rpcx.EncodeError(s.impl.Run(ctx, build, ui))
 	return nil
 }
 
-func (s *builderServer) Cancel(id uint64, _ *empty) error {
-	s.cancels.Cancel(id)
+func (s *builderServer) Cancel(a cancelArgs, _ *empty) error {
+	s.cancels.Cancel(a)
 	return nil
 }
+
+// SetSession makes the end of the plugin's connection cancel s's calls.
+func (s *builderServer) SetSession(sess *rpcx.Session) { s.cancels.Session = sess }
 
 // BuilderPlugin is the go-plugin Plugin for Builder, dispensed as
 // "builder". A plugin sets Impl; a host leaves it nil.

@@ -39,9 +39,12 @@ func (c *commandRPC) Run(ctx context.Context, env Environment, args []string) in
 
 func (c *commandRPC) RunErr(ctx context.Context, env Environment, args []string) (int, error) {
 	id := c.ids.Next()
-	a := commandRunArgs{CallID: id, EnvID: offerEnvironment(c.broker, env), Args: args, NoArgs: args == nil}
+	a := commandRunArgs{CallID: id, Deadline: rpcx.Deadline(ctx), EnvID: offerEnvironment(c.broker, env, nil), Args: args, NoArgs: args == nil}
 	var r codeReply
 	if err := rpcx.Call(ctx, c.client, "Plugin.Run", id, a, &r); err != nil {
+		return 1, err
+	}
+	if err := r.Err.Err(); err != nil {
 		return 1, err
 	}
 	return r.Code, nil
@@ -53,11 +56,11 @@ func (c *commandRPC) Synopsis() string {
 }
 
 func (c *commandRPC) SynopsisErr() (string, error) {
-	var s string
-	if err := c.client.Call("Plugin.Synopsis", empty{}, &s); err != nil {
+	var r synopsisReply
+	if err := c.client.Call("Plugin.Synopsis", empty{}, &r); err != nil {
 		return "", err
 	}
-	return s, nil
+	return r.Text, r.Err.Err()
 }
 
 // commandServer serves a Command.
@@ -70,30 +73,33 @@ type commandServer struct {
 func (s *commandServer) Run(a commandRunArgs, r *codeReply) (err error) {
 	var rel releaser
 	defer rel.release()
-	env, err := takeEnvironment(s.broker, a.EnvID, &rel)
+	env, err := takeEnvironment(s.broker, a.EnvID, &rel, s.cancels.Session)
 	if err != nil {
 		return err
 	}
 	if a.Args == nil && !a.NoArgs {
 		a.Args = []string{}
 	}
-	ctx, done := s.cancels.Start(a.CallID)
+	ctx, done := s.cancels.Start(a.CallID, a.Deadline)
 	defer done()
-	defer rpcx.Recover("Command.Run", &err)
+	defer rpcx.Recover("Command.Run", &r.Err)
 	r.Code = s.impl.Run(ctx, env, a.Args)
 	return nil
 }
 
-func (s *commandServer) Synopsis(_ empty, r *string) (err error) {
-	defer rpcx.Recover("Command.Synopsis", &err)
-	*r = s.impl.Synopsis()
+func (s *commandServer) Synopsis(_ empty, r *synopsisReply) error {
+	defer rpcx.Recover("Command.Synopsis", &r.Err)
+	r.Text = s.impl.Synopsis()
 	return nil
 }
 
-func (s *commandServer) Cancel(id uint64, _ *empty) error {
-	s.cancels.Cancel(id)
+func (s *commandServer) Cancel(a cancelArgs, _ *empty) error {
+	s.cancels.Cancel(a)
 	return nil
 }
+
+// SetSession makes the end of the plugin's connection cancel s's calls.
+func (s *commandServer) SetSession(sess *rpcx.Session) { s.cancels.Session = sess }
 
 // CommandPlugin is the go-plugin Plugin for Command, dispensed as
 // "command". A plugin sets Impl; a host leaves it nil. On the host side it

@@ -35,9 +35,18 @@ const (
 	CommandPluginName = "command"
 )
 
+// ErrPanic is wrapped by the error a call returns when the method it called
+// on the other side panicked: errors.Is(err, shared.ErrPanic) holds on the
+// caller's side. The error's text keeps the panic value ("panic in
+// Builder.Run: ..."); the stack goes to the log of the side that panicked
+// (for a plugin, its stderr, which the host forwards).
+var ErrPanic = rpcx.ErrPanic
+
 // Short names for the wire messages of internal/rpcx.
 type (
 	empty          = rpcx.Empty
+	cancelArgs     = rpcx.CancelArgs
+	synopsisReply  = rpcx.SynopsisReply
 	errReply       = rpcx.ErrReply
 	runArgs        = rpcx.RunArgs
 	prepareArgs    = rpcx.PrepareArgs

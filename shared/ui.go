@@ -15,30 +15,41 @@ type Ui interface {
 }
 
 // uiRPC is the Ui the other side of a call receives. It formats on its own
-// side and sends the finished text, so any argument type works.
+// side and sends the finished text, so any argument type works. A message
+// that cannot be delivered (the call it was given to has returned, the host
+// is gone, the host's Ui panicked) is logged at Warn on this process's
+// stderr, which a plugwire host forwards when it is still there: it never
+// blocks and is never dropped silently.
 type uiRPC struct{ client *rpc.Client }
 
 // Say formats the message here and delivers the text.
-func (u *uiRPC) Say(format string, a ...interface{}) {
-	_ = u.client.Call("Plugin.Say", fmt.Sprintf(format, a...), new(empty))
-}
+func (u *uiRPC) Say(format string, a ...any) { u.send("Say", fmt.Sprintf(format, a...)) }
 
 // Error formats the message here and delivers the text.
-func (u *uiRPC) Error(format string, a ...interface{}) {
-	_ = u.client.Call("Plugin.Error", fmt.Sprintf(format, a...), new(empty))
+func (u *uiRPC) Error(format string, a ...any) { u.send("Error", fmt.Sprintf(format, a...)) }
+
+func (u *uiRPC) send(method, text string) {
+	var r errReply
+	err := u.client.Call("Plugin."+method, text, &r)
+	if err == nil {
+		err = r.Err.Err()
+	}
+	if err != nil {
+		rpcx.Logger().Warn("Ui."+method+" not delivered", "text", text, "error", err.Error())
+	}
 }
 
 // uiServer serves a Ui; the text arrives finished, so a % in it survives.
 type uiServer struct{ impl Ui }
 
-func (s *uiServer) Say(text string, _ *empty) (err error) {
-	defer rpcx.Recover("Ui.Say", &err)
+func (s *uiServer) Say(text string, r *errReply) error {
+	defer rpcx.Recover("Ui.Say", &r.Err)
 	s.impl.Say("%s", text)
 	return nil
 }
 
-func (s *uiServer) Error(text string, _ *empty) (err error) {
-	defer rpcx.Recover("Ui.Error", &err)
+func (s *uiServer) Error(text string, r *errReply) error {
+	defer rpcx.Recover("Ui.Error", &r.Err)
 	s.impl.Error("%s", text)
 	return nil
 }

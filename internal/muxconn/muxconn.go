@@ -61,7 +61,7 @@ type Conn struct {
 	st      streams // the streams open; see streams
 	rmu     sync.Mutex
 	gate    func() error // run by the first Read; see ReadAfter
-	pending []byte       // forged RST frames still to be read
+	pending []byte       // forged FIN frames still to be read
 	ended   bool         // the connection ended; Read returns io.EOF after pending
 	eof     chan struct{}
 	eofOnce sync.Once
@@ -155,7 +155,7 @@ func (c *Conn) fail(err error) {
 	}
 	c.record(fmt.Errorf("muxconn: write to underlying conn failed: %w", err))
 	// Stop writing, but let Read drain what the peer sent up to its end,
-	// so that it ends at a frame boundary where the streams can be reset.
+	// so that it ends at a frame boundary where the streams can be ended.
 	// The deadline bounds a peer that sends on without ever ending.
 	c.wclosed = true
 	if cw, ok := c.c.(interface{ CloseWrite() error }); ok {
@@ -195,9 +195,10 @@ func (c *Conn) Err() error {
 // Read reads from the underlying connection. Once the connection has been
 // closed by Close or by a failed write, Read returns io.EOF instead of the
 // underlying error, so yamux ends its session without logging. When the
-// connection ends, Read first returns an RST frame for every yamux stream
-// still open (unless it ended in the middle of a frame), so that yamux
-// wakes every reader of a stream before it shuts the session down.
+// connection ends, Read first returns a FIN frame for every yamux stream
+// the peer has not closed (unless it ended in the middle of a frame), so
+// that yamux wakes every reader of a stream, which reads what had arrived
+// and then io.EOF, before it shuts the session down.
 func (c *Conn) Read(p []byte) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
@@ -215,7 +216,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	c.ended = true
-	c.pending = c.st.resets()
+	c.pending = c.st.fins()
 	if n > 0 || len(c.pending) > 0 {
 		m := copy(p[n:], c.pending)
 		c.pending = c.pending[m:]
@@ -231,14 +232,14 @@ func (c *Conn) eofRead() error {
 }
 
 // Ended returns a channel that is closed once Read has returned io.EOF:
-// yamux has then handled every frame before it, the forged RSTs included,
+// yamux has then handled every frame before it, the forged FINs included,
 // and is shutting its session down.
 func (c *Conn) Ended() <-chan struct{} { return c.eof }
 
 // ReadAfter makes the first Read run check before it reads anything from
 // the connection. When check fails, Read ends the connection as a read
 // error does: the error is kept for Err, the connection is closed and
-// yamux reads the end of it (after resets for the streams it opened). The
+// yamux reads the end of it (after FINs for the streams it opened). The
 // host uses it to start yamux while the plugin's answer to its hello is
 // still on the way. Call it before anything reads from c.
 func (c *Conn) ReadAfter(check func() error) {

@@ -27,12 +27,18 @@ const (
 // down (Stream.Read spins on the closed shutdown channel until
 // Session.Close reaches that stream), so with hundreds of streams waiting
 // for data a session takes seconds, even tens of seconds of CPU, to close.
-// A stream reset by its peer wakes its reader at once, with
-// yamux.ErrConnectionReset, so Read hands yamux an RST frame for every open
-// stream before it reports the end of the connection.
+// A stream its peer closed wakes its reader at once, which reads what is
+// buffered and then io.EOF, so Read hands yamux a FIN frame for every open
+// stream before it reports the end of the connection. (An RST would wake
+// the reader too, but yamux returns ErrConnectionReset from a reset stream
+// before reading its buffer: a reply that had arrived would be lost.)
 type streams struct {
 	mu   sync.Mutex
 	open map[uint32]uint8 // stream id → FIN bits seen
+
+	// endFlag is the flag of the frames fins forges; zero means flagFIN.
+	// Only tests set it (flagRST, for a control).
+	endFlag uint16
 
 	// The frame parser of the read side; it only runs in Read.
 	hdr    [headerSize]byte
@@ -101,13 +107,13 @@ func (s *streams) received(p []byte) {
 	}
 }
 
-// resets returns an RST frame for every stream still open that the peer
-// has not closed, and forgets them all; nil when the read side stopped in
-// the middle of a frame, where nothing can be added. A stream the peer
-// closed needs no reset (its reader returns io.EOF), and yamux may drop it
-// as soon as the local side closes it too: an RST for a stream yamux no
-// longer knows makes it log a warning.
-func (s *streams) resets() []byte {
+// fins returns a FIN frame for every stream still open that the peer has
+// not closed, and forgets them all; nil when the read side stopped in the
+// middle of a frame, where nothing can be added. A stream the peer closed
+// needs none (its reader returns io.EOF once its buffer is read), and yamux
+// may drop it as soon as the local side closes it too: a frame for a
+// stream yamux no longer knows makes it log a warning.
+func (s *streams) fins() []byte {
 	if s.broken || s.n != 0 || s.skip != 0 {
 		return nil
 	}
@@ -121,10 +127,14 @@ func (s *streams) resets() []byte {
 	s.open = nil
 	s.mu.Unlock()
 	slices.Sort(ids)
+	flag := uint16(flagFIN)
+	if s.endFlag != 0 {
+		flag = s.endFlag
+	}
 	out := make([]byte, 0, len(ids)*headerSize)
 	for _, id := range ids {
 		out = append(out, protoVersion, typeWindowUpdate)
-		out = binary.BigEndian.AppendUint16(out, flagRST)
+		out = binary.BigEndian.AppendUint16(out, flag)
 		out = binary.BigEndian.AppendUint32(out, id)
 		out = binary.BigEndian.AppendUint32(out, 0)
 	}

@@ -19,8 +19,8 @@ type inConn struct {
 
 func (c *inConn) Read(p []byte) (int, error) { return c.in.Read(p) }
 
-// resetIDs parses forged bytes as RST window updates and returns their ids.
-func resetIDs(t *testing.T, forged []byte) []uint32 {
+// finIDs parses forged bytes as FIN window updates and returns their ids.
+func finIDs(t *testing.T, forged []byte) []uint32 {
 	t.Helper()
 	var ids []uint32
 	for len(forged) > 0 {
@@ -28,9 +28,9 @@ func resetIDs(t *testing.T, forged []byte) []uint32 {
 			t.Fatalf("forged bytes end in a partial header: % x", forged)
 		}
 		h := forged[:headerSize]
-		want := hdr(typeWindowUpdate, flagRST, binary.BigEndian.Uint32(h[4:8]), 0)
+		want := hdr(typeWindowUpdate, flagFIN, binary.BigEndian.Uint32(h[4:8]), 0)
 		if !bytes.Equal(h, want) {
-			t.Fatalf("forged frame % x is not an RST window update", h)
+			t.Fatalf("forged frame % x is not a FIN window update", h)
 		}
 		ids = append(ids, binary.BigEndian.Uint32(h[4:8]))
 		forged = forged[headerSize:]
@@ -38,10 +38,10 @@ func resetIDs(t *testing.T, forged []byte) []uint32 {
 	return ids
 }
 
-// When the connection ends, Read hands yamux an RST for every stream opened
+// When the connection ends, Read hands yamux a FIN for every stream opened
 // (either way) and neither closed by the peer nor reset, then io.EOF; nothing
 // is forged where the connection ended inside a frame or is not yamux.
-func TestResetsAtEnd(t *testing.T) {
+func TestFinsAtEnd(t *testing.T) {
 	data := func(flags uint16, id uint32, body []byte) []byte {
 		return join(hdr(typeData, flags, id, uint32(len(body))), body)
 	}
@@ -50,7 +50,7 @@ func TestResetsAtEnd(t *testing.T) {
 		name     string
 		sent     [][]byte // Writes made on the Conn, as yamux makes them
 		received []byte   // what the peer sent
-		want     []uint32 // streams reset at the end
+		want     []uint32 // streams ended at the end
 	}{
 		{name: "no streams"},
 		{
@@ -60,9 +60,9 @@ func TestResetsAtEnd(t *testing.T) {
 			want:     []uint32{1, 2, 3},
 		},
 		{
-			// Only streams the peer has not closed need a reset: a reader
-			// of a stream the peer closed gets io.EOF.
-			name:     "closed by the peer needs no reset",
+			// Only streams the peer has not closed need a FIN: a reader
+			// of a stream the peer closed gets io.EOF already.
+			name:     "closed by the peer needs no FIN",
 			sent:     [][]byte{wu(flagSYN, 1), wu(flagSYN, 3), wu(flagFIN, 1), wu(flagFIN, 3)},
 			received: join(wu(flagSYN, 2), wu(flagFIN, 1), wu(flagFIN, 2), wu(flagSYN, 4)),
 			want:     []uint32{3, 4},
@@ -76,8 +76,8 @@ func TestResetsAtEnd(t *testing.T) {
 		{
 			name: "data frame flags count and bodies are skipped",
 			sent: [][]byte{hdr(typeData, flagSYN, 5, 12), wu(flagSYN, 9)},
-			// The body of the received frame looks like an RST of stream 9.
-			received: join(data(flagACK, 5, wu(flagRST, 9)), data(flagSYN, 6, []byte("abc"))),
+			// The body of the received frame looks like a FIN of stream 9.
+			received: join(data(flagACK, 5, wu(flagFIN, 9)), data(flagSYN, 6, []byte("abc"))),
 			want:     []uint32{5, 6, 9},
 		},
 		{
@@ -140,9 +140,9 @@ func TestResetsAtEnd(t *testing.T) {
 				default:
 					t.Error("Ended is not closed after Read returned io.EOF")
 				}
-				ids := resetIDs(t, got[len(tc.received):])
+				ids := finIDs(t, got[len(tc.received):])
 				if !slices.Equal(ids, tc.want) {
-					t.Errorf("streams reset at the end: %v, want %v", ids, tc.want)
+					t.Errorf("streams ended at the end: %v, want %v", ids, tc.want)
 				}
 				if n, err := c.Read(make([]byte, 8)); n != 0 || err != io.EOF {
 					t.Errorf("Read after the end: %d, %v; want 0, io.EOF", n, err)

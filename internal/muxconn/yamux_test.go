@@ -411,46 +411,17 @@ func BenchmarkPingPong(b *testing.B) {
 }
 
 // When the peer's end of the connection goes away, every stream with a
-// reader waiting, opened by either side, is reset: the readers return
-// yamux.ErrConnectionReset before the session shuts down (left to yamux
-// they would spin until Session.Close reached their stream), and yamux logs
-// nothing about it.
-func TestPeerGoneResetsEveryStream(t *testing.T) {
+// reader waiting, opened by either side, is ended: the readers return
+// io.EOF before the session shuts down (left to yamux they would spin until
+// Session.Close reached their stream), and yamux logs nothing about it.
+func TestPeerGoneEndsEveryStream(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	const dialed, accepted = 300, 50
 	cc, sc := tcpPair(t)
 	var clog testutil.Buffer
 	cs, ss := sessions(t, Wrap(cc), sc, &clog, io.Discard)
 	defer cs.Close()
-
-	var streams []*yamux.Stream
-	for range dialed {
-		st, err := cs.OpenStream()
-		if err != nil {
-			t.Fatalf("open stream: %v", err)
-		}
-		if _, err := ss.AcceptStream(); err != nil {
-			t.Fatalf("accept on the peer: %v", err)
-		}
-		streams = append(streams, st)
-	}
-	for range accepted {
-		st, err := ss.OpenStream()
-		if err != nil {
-			t.Fatalf("open stream on the peer: %v", err)
-		}
-		if _, err := st.Write([]byte{1}); err != nil {
-			t.Fatalf("write on the peer: %v", err)
-		}
-		st, err = cs.AcceptStream()
-		if err != nil {
-			t.Fatalf("accept: %v", err)
-		}
-		if _, err := io.ReadFull(st, make([]byte, 1)); err != nil {
-			t.Fatalf("read the peer's byte: %v", err)
-		}
-		streams = append(streams, st)
-	}
+	streams, _ := openBothWays(t, cs, ss, dialed, accepted)
 
 	errs := make(chan error, len(streams))
 	for _, st := range streams {
@@ -465,8 +436,8 @@ func TestPeerGoneResetsEveryStream(t *testing.T) {
 	for i := range streams {
 		select {
 		case err := <-errs:
-			if !errors.Is(err, yamux.ErrConnectionReset) {
-				t.Fatalf("reader %d returned %v, want yamux.ErrConnectionReset", i, err)
+			if err != io.EOF {
+				t.Fatalf("reader %d returned %v, want io.EOF", i, err)
 			}
 		case <-timeout:
 			t.Fatalf("%d of %d readers still waiting 10 s after the peer went away", len(streams)-i, len(streams))
@@ -477,6 +448,113 @@ func TestPeerGoneResetsEveryStream(t *testing.T) {
 	}
 	if log := clog.String(); log != "" {
 		t.Errorf("yamux logged:\n%s", log)
+	}
+}
+
+// openBothWays opens dialed streams from cs and accepted streams from ss,
+// and returns both ends of each, established: cs's and ss's.
+func openBothWays(t *testing.T, cs, ss *yamux.Session, dialed, accepted int) (local, remote []*yamux.Stream) {
+	t.Helper()
+	for range dialed {
+		st, err := cs.OpenStream()
+		if err != nil {
+			t.Fatalf("open stream: %v", err)
+		}
+		pst, err := ss.AcceptStream()
+		if err != nil {
+			t.Fatalf("accept on the peer: %v", err)
+		}
+		local, remote = append(local, st), append(remote, pst)
+	}
+	for range accepted {
+		pst, err := ss.OpenStream()
+		if err != nil {
+			t.Fatalf("open stream on the peer: %v", err)
+		}
+		if _, err := pst.Write([]byte{1}); err != nil {
+			t.Fatalf("write on the peer: %v", err)
+		}
+		st, err := cs.AcceptStream()
+		if err != nil {
+			t.Fatalf("accept: %v", err)
+		}
+		if _, err := io.ReadFull(st, make([]byte, 1)); err != nil {
+			t.Fatalf("read the peer's byte: %v", err)
+		}
+		local, remote = append(local, st), append(remote, pst)
+	}
+	return local, remote
+}
+
+// What the peer sent before its end of the connection went away is read
+// whole, on every stream, before io.EOF: a reply written by a plugin that
+// exits at once is not lost. The control forges RSTs at the end, as
+// muxconn once did: yamux then returns ErrConnectionReset from a stream
+// before reading what it buffered.
+func TestPeerGoneKeepsBufferedData(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		forgeRST bool
+		wantLoss bool
+	}{
+		{"fin", false, false},
+		{"rst (control)", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			const dialed, accepted = 100, 20
+			reply := fill(3000, 7)
+			for _, linger := range []bool{false, true} {
+				cc, sc := tcpPair(t)
+				mc := Wrap(cc)
+				if tc.forgeRST {
+					mc.st.endFlag = flagRST
+				}
+				cs, ss := sessions(t, mc, sc, io.Discard, io.Discard)
+				streams, peer := openBothWays(t, cs, ss, dialed, accepted)
+				// Every stream of the peer but the first replies, then the
+				// first says so; once that has been read here, yamux has
+				// buffered every reply (it reads frames in order), and the
+				// peer dies before anyone on this side reads them.
+				for i, pst := range peer[1:] {
+					if _, err := pst.Write(reply); err != nil {
+						t.Fatalf("reply on the peer's stream %d: %v", i, err)
+					}
+				}
+				if _, err := peer[0].Write([]byte{1}); err != nil {
+					t.Fatalf("marker on the peer's stream: %v", err)
+				}
+				if _, err := io.ReadFull(streams[0], make([]byte, 1)); err != nil {
+					t.Fatalf("reading the marker: %v", err)
+				}
+				streams = streams[1:]
+				if linger {
+					sc.(*net.TCPConn).SetLinger(0)
+				}
+				sc.Close()
+				select {
+				case <-mc.Ended():
+				case <-time.After(10 * time.Second):
+					t.Fatal("the end of the connection not read within 10 s")
+				}
+				lost := 0
+				for i, st := range streams {
+					got, err := io.ReadAll(st)
+					switch {
+					case err == nil && bytes.Equal(got, reply):
+					case tc.wantLoss:
+						lost++
+					default:
+						t.Fatalf("stream %d (linger %v): read %d bytes, %v; want the %d bytes of the reply, then io.EOF", i, linger, len(got), err, len(reply))
+					}
+				}
+				if tc.wantLoss && lost == 0 {
+					t.Errorf("linger %v: no reply lost with forged RSTs; the test does not tell FIN from RST", linger)
+				}
+				cs.Close()
+				ss.Close()
+			}
+		})
 	}
 }
 

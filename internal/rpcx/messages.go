@@ -1,5 +1,7 @@
 package rpcx
 
+import "time"
+
 // The arguments and replies of plugwire's contract methods as they cross
 // the wire. net/rpc serves only methods whose argument and reply types are
 // exported, so they live here rather than unexported in package shared.
@@ -13,11 +15,21 @@ type ErrReply struct {
 }
 
 // RunArgs are the arguments of Build.Run and Builder.Run: the call's id
-// for cancellation and the callback objects' stream ids (0 for nil).
+// for cancellation, its context's deadline (zero for none) and the callback
+// objects' stream ids (0 for nil).
 type RunArgs struct {
-	CallID  uint64
-	BuildID uint32
-	UiID    uint32
+	CallID   uint64
+	Deadline time.Time
+	BuildID  uint32
+	UiID     uint32
+}
+
+// CancelArgs are the arguments of every contract's Cancel method: the call
+// to cancel, and whether its caller's deadline passed (the method's context
+// then ends with context.DeadlineExceeded rather than context.Canceled).
+type CancelArgs struct {
+	CallID   uint64
+	Deadline bool
 }
 
 // PrepareArgs carry a Builder's config as JSON.
@@ -27,15 +39,25 @@ type PrepareArgs struct {
 
 // CommandRunArgs are the arguments of Command.Run.
 type CommandRunArgs struct {
-	CallID uint64
-	EnvID  uint32
-	Args   []string
-	NoArgs bool // Args was nil, not empty (gob cannot tell them apart)
+	CallID   uint64
+	Deadline time.Time
+	EnvID    uint32
+	Args     []string
+	NoArgs   bool // Args was nil, not empty (gob cannot tell them apart)
 }
 
-// CodeReply is the reply of Command.Run.
+// CodeReply is the reply of Command.Run; Err is set only when the method
+// panicked.
 type CodeReply struct {
 	Code int
+	Err  *Error
+}
+
+// SynopsisReply is the reply of Command.Synopsis; Err is set only when the
+// method panicked.
+type SynopsisReply struct {
+	Text string
+	Err  *Error
 }
 
 // IDReply is the reply of methods that return a callback object.
@@ -46,9 +68,10 @@ type IDReply struct {
 
 // CliArgs are the arguments of Environment.Cli.
 type CliArgs struct {
-	CallID uint64
-	Args   []string
-	NoArgs bool
+	CallID   uint64
+	Deadline time.Time
+	Args     []string
+	NoArgs   bool
 }
 
 // CliReply is the reply of Environment.Cli.

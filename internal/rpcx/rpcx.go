@@ -11,7 +11,6 @@ import (
 	"net/rpc"
 	"os"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,12 +19,17 @@ import (
 )
 
 // Error kinds, so that errors.Is keeps working across the process boundary
-// for the errors a context produces.
+// for the errors a context produces and for a panic.
 const (
 	kindPlain    = 0
 	kindCanceled = 1
 	kindDeadline = 2
+	kindPanic    = 3
 )
+
+// ErrPanic is wrapped by the error a call returns when the method it
+// called on the other side panicked. shared.ErrPanic is this error.
+var ErrPanic = errors.New("the other side's method panicked")
 
 // Error is an error as it crosses the wire. A nil *Error is no error, so an
 // error whose text is empty still arrives as an error (net/rpc alone would
@@ -46,11 +50,16 @@ func EncodeError(err error) *Error {
 		e.Kind = kindCanceled
 	case errors.Is(err, context.DeadlineExceeded):
 		e.Kind = kindDeadline
+	case errors.Is(err, ErrPanic):
+		e.Kind = kindPanic
 	}
 	return e
 }
 
 // Err returns the error e stands for, with the same text; nil for nil.
+// It is a value the other side returned, whatever its text: IsRemote holds
+// for it, and errors.Is matches only what its kind says (a context's error
+// or ErrPanic), never a transport error such as io.EOF.
 func (e *Error) Err() error {
 	if e == nil {
 		return nil
@@ -61,6 +70,8 @@ func (e *Error) Err() error {
 		r.is = context.Canceled
 	case kindDeadline:
 		r.is = context.DeadlineExceeded
+	case kindPanic:
+		r.is = ErrPanic
 	}
 	return r
 }
@@ -74,23 +85,43 @@ type remoteError struct {
 func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.is }
 
-// Canceler is implemented by the client side of every contract whose
-// methods take a context: Cancel is the RPC method the other side serves.
+// IsRemote reports whether err is, or wraps, an error the other side
+// returned: from a method's result (remoteError) or from net/rpc's server
+// (rpc.ServerError, which plugwire's servers return only for their own
+// failures, such as a callback stream that never came). Such an error says
+// nothing about the connection, whatever it wraps or says.
+func IsRemote(err error) bool {
+	var r *remoteError
+	var s rpc.ServerError
+	return errors.As(err, &r) || errors.As(err, &s)
+}
+
+// cancelMethod is the RPC method every contract whose methods take a
+// context serves for Call.
 const cancelMethod = "Plugin.Cancel"
 
 // Call makes the net/rpc call method(args, reply) on c and honours ctx: when
-// ctx is done first, it asks the server to cancel call id and then waits
-// for the method to return, as a local call would.
-func Call(ctx context.Context, c *rpc.Client, method string, id uint64, args, reply interface{}) error {
+// ctx is done first, it asks the server to cancel call id (saying whether
+// ctx's deadline passed) and then waits for the method to return, as a
+// local call would. The caller puts ctx's deadline in args (see Deadline).
+func Call(ctx context.Context, c *rpc.Client, method string, id uint64, args, reply any) error {
 	call := c.Go(method, args, reply, make(chan *rpc.Call, 1))
 	select {
 	case <-call.Done:
 		return call.Error
 	case <-ctx.Done():
 	}
-	c.Go(cancelMethod, id, new(struct{}), make(chan *rpc.Call, 1))
+	a := CancelArgs{CallID: id, Deadline: errors.Is(ctx.Err(), context.DeadlineExceeded)}
+	c.Go(cancelMethod, a, new(Empty), make(chan *rpc.Call, 1))
 	<-call.Done
 	return call.Error
+}
+
+// Deadline returns ctx's deadline, or the zero time when it has none: the
+// Deadline field of a call's arguments.
+func Deadline(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
 }
 
 // IDs hands out call identifiers for Call; the zero value is ready.
@@ -98,76 +129,6 @@ type IDs struct{ n atomic.Uint64 }
 
 // Next returns a fresh call identifier.
 func (i *IDs) Next() uint64 { return i.n.Add(1) }
-
-// Cancels is the server side of Call: it gives each call a context and
-// cancels it when the client asks, or when the connection ends. The zero
-// value is ready.
-type Cancels struct {
-	mu    sync.Mutex
-	live  map[uint64]context.CancelFunc
-	early map[uint64]time.Time // cancels that arrived before their call
-	ended bool
-}
-
-// earlyCancelTTL is how long a cancel that found no live call is kept
-// for its call to start: longer than MuxBroker's 5 s accept window.
-const earlyCancelTTL = 30 * time.Second
-
-// Start returns the context for call id and a function to call when the
-// method returns.
-func (c *Cancels) Start(id uint64) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.early[id]; ok || c.ended {
-		delete(c.early, id)
-		cancel()
-		return ctx, cancel
-	}
-	if c.live == nil {
-		c.live = make(map[uint64]context.CancelFunc)
-	}
-	c.live[id] = cancel
-	return ctx, func() {
-		c.mu.Lock()
-		delete(c.live, id)
-		c.mu.Unlock()
-		cancel()
-	}
-}
-
-// Cancel cancels call id, or records the cancel for a call not yet started.
-func (c *Cancels) Cancel(id uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cancel, ok := c.live[id]; ok {
-		cancel()
-		return
-	}
-	// A cancel can also arrive after its call returned; forget such
-	// records once no call can still be on its way.
-	now := time.Now()
-	for k, at := range c.early {
-		if now.Sub(at) > earlyCancelTTL {
-			delete(c.early, k)
-		}
-	}
-	if c.early == nil {
-		c.early = make(map[uint64]time.Time)
-	}
-	c.early[id] = now
-}
-
-// EndAll cancels every live call and every later one: the connection that
-// carried them is gone.
-func (c *Cancels) EndAll() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ended = true
-	for _, cancel := range c.live {
-		cancel()
-	}
-}
 
 // offerIDBit is set in the id of every offered callback stream. The side
 // that takes a callback accepts its stream on its own MuxBroker, which keys
@@ -182,7 +143,7 @@ const offerIDBit = 1 << 31
 // b and returns the id to send; the other side calls Take with it when its
 // method starts. A nil v is sent as id 0 and arrives as nil. The stream is
 // served until the other side closes it or the connection ends.
-func Offer(b *plugin.MuxBroker, v interface{}, onEnd func()) uint32 {
+func Offer(b *plugin.MuxBroker, v any, onEnd func()) uint32 {
 	if v == nil {
 		return 0
 	}
@@ -218,25 +179,28 @@ func Take(b *plugin.MuxBroker, id uint32) (*rpc.Client, error) {
 	return rpc.NewClient(conn), nil
 }
 
-// Recover turns a panic in the method named by method into an error in
-// *errp, and writes the panic value and stack as an hclog JSON entry on
-// stderr, which a plugwire host forwards into its log.
-func Recover(method string, errp *error) {
+// Recover turns a panic in the method named by method into an error
+// wrapping ErrPanic in *errp, the Err of the method's reply, whose text
+// keeps the panic value; it writes the value and the stack as an hclog JSON
+// entry on stderr, which a plugwire host forwards into its log. It must be
+// deferred directly.
+func Recover(method string, errp **Error) {
 	r := recover()
 	if r == nil {
 		return
 	}
-	*errp = fmt.Errorf("panic in %s: %v", method, r)
-	hclog.New(&hclog.LoggerOptions{
+	*errp = &Error{Msg: fmt.Sprintf("panic in %s: %v", method, r), Kind: kindPanic}
+	Logger().Error("panic in "+method, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+}
+
+// Logger returns the logger plugwire's own code uses in a process: hclog
+// JSON entries on stderr, which a plugwire host forwards into its log with
+// their level.
+func Logger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
 		Name:       "plugwire",
 		Output:     os.Stderr,
 		JSONFormat: true,
 		Level:      hclog.Trace,
-	}).Error("panic in "+method, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-}
-
-// IsRemote reports whether err was returned by the other side's method.
-func IsRemote(err error) bool {
-	var r *remoteError
-	return errors.As(err, &r)
+	})
 }

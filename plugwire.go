@@ -10,9 +10,24 @@
 // host is done. Any go-plugin net/rpc plugin.Plugin can be served this way
 // unchanged; packages builderplugin and commandplugin wrap Serve for
 // plugwire's own contracts.
+//
+// # Output
+//
+// A plugin's stdout and stderr are read by its host, not sent over the
+// connection. Each stderr line goes into the host's logger: a line of hclog
+// JSON (hclog.LoggerOptions.JSONFormat) keeps its level, message and
+// fields; a line starting with a level in brackets ("[WARN] disk low", also
+// after the standard library log's date and time) gets that level; any
+// other line, such as a plain log.Printf, gets the host's
+// host.Config.StderrLevel, Debug unless the host says otherwise, which a
+// host logging at Info does not show. So log with hclog in JSON format, or
+// with a "[LEVEL]" prefix, to be seen. Stdout after the address line goes
+// to the host's host.Config.Stdout or its log; print nothing on stdout
+// before Serve: the first line is the address.
 package plugwire
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -83,6 +98,10 @@ func serve(plugins map[string]plugin.Plugin) error {
 
 	ln, err := wire.Listen(minPort, maxPort)
 	if err != nil {
+		if errors.Is(err, wire.ErrNoFreePort) {
+			// Said on stdout too, where the host reads it as a token.
+			_, _ = fmt.Fprintln(os.Stdout, wire.NoFreePortLine)
+		}
 		return err
 	}
 	if _, err := fmt.Fprintf(os.Stdout, "%s\n", ln.Addr()); err != nil {

@@ -124,10 +124,10 @@ func TestImpostorPluginRejected(t *testing.T) {
 	cmd.Env = append(pluginEnv("impostor"), envRecord+"="+record)
 	c := host.NewClient(&host.Config{Cmd: cmd, Logger: hclog.NewNullLogger()})
 	defer c.Kill()
-	if _, err := c.Command(); !errors.Is(err, wire.ErrNotProven) {
+	if _, err := c.Command(); !errors.Is(err, host.ErrHandshake) {
 		t.Errorf("Command() from an impostor = %v, want a refusal", err)
 	}
-	if _, err := c.Builder(); !errors.Is(err, wire.ErrNotProven) {
+	if _, err := c.Builder(); !errors.Is(err, host.ErrHandshake) {
 		t.Errorf("second Dispense from an impostor = %v, want the same refusal", err)
 	}
 	if !c.Exited() {

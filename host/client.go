@@ -7,6 +7,7 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -26,26 +27,30 @@ import (
 )
 
 // Client is one plugin process and its connection. It is safe for
-// concurrent use. The process is started by the first Dispense.
+// concurrent use. The process is started by Start, or by the first
+// Dispense.
 type Client struct {
 	cfg    Config
 	name   string // the plugin's name in logs and errors
 	logger hclog.Logger
+	gen    uint64 // the registry's generation when the client was made
 
 	plugins *pluginTable // Config.Plugins, and components added on use
 
-	startMu  sync.Mutex // serialises start
-	started  bool
-	startErr error
+	startMu   sync.Mutex // guards starting and startErr
+	starting  bool
+	startErr  error
+	startDone chan struct{} // closed once the first start has finished
 
-	mu        sync.Mutex // guards the fields below
-	killed    bool
-	cmd       *exec.Cmd
-	lifeline  *os.File
-	conn      *muxconn.Conn
-	rpc       *plugin.RPCClient
-	pending   *wire.Pending // the preamble; its answer is read by conn's first Read
-	answerDue answerDue     // when the answer is due
+	mu          sync.Mutex // guards the fields below
+	killed      bool
+	cancelStart context.CancelCauseFunc // ends a start in progress
+	cmd         *exec.Cmd
+	lifeline    *os.File
+	conn        *muxconn.Conn
+	rpc         *plugin.RPCClient
+	pending     *wire.Pending // the preamble; its answer is read by conn's first Read
+	answerDue   answerDue     // when the answer is due
 
 	exited  chan struct{} // closed once the process is reaped
 	exitErr error         // how it ended; set before exited is closed
@@ -55,9 +60,10 @@ type Client struct {
 }
 
 // NewClient returns a client for the plugin cfg describes. Nothing is
-// started until the first Dispense; a bad Config is reported there.
+// started until Start or the first Dispense; a bad Config is reported
+// there.
 func NewClient(cfg *Config) *Client {
-	c := &Client{exited: make(chan struct{})}
+	c := &Client{exited: make(chan struct{}), startDone: make(chan struct{})}
 	if cfg != nil {
 		c.cfg = *cfg
 	}
@@ -89,18 +95,13 @@ func NewClient(cfg *Config) *Client {
 		c.logger = hclog.New(&hclog.LoggerOptions{Name: "plugwire", Level: hclog.Info})
 	}
 	c.logger = c.logger.Named(c.name)
-	registry.add(c)
+	c.gen = registry.generation()
 	return c
 }
 
 // Exited reports whether the plugin process has exited (and been reaped).
 func (c *Client) Exited() bool {
-	select {
-	case <-c.exited:
-		return true
-	default:
-		return false
-	}
+	return isClosed(c.exitedCh())
 }
 
 // check validates the configuration.
@@ -124,42 +125,10 @@ func (c *Client) check() error {
 	return nil
 }
 
-// start starts the plugin once and returns its RPC client.
-func (c *Client) start() (*plugin.RPCClient, error) {
-	c.startMu.Lock()
-	defer c.startMu.Unlock()
-	if !c.started {
-		c.started = true
-		c.mu.Lock()
-		killed := c.killed
-		c.mu.Unlock()
-		if killed {
-			// Killed before it ever started: do not start it now.
-			c.startErr = fmt.Errorf("%w: %s was killed by Client.Kill before it started", ErrProcessExited, c.name)
-		} else {
-			c.startErr = c.launch()
-		}
-		if c.startErr != nil {
-			c.logger.Debug("plugin failed to start", "error", c.startErr)
-		}
-	}
-	if c.startErr != nil {
-		return nil, c.startErr
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.killed {
-		return nil, fmt.Errorf("%w: %s was killed by Client.Kill", ErrProcessExited, c.name)
-	}
-	return c.rpc, nil
-}
-
-// launch starts the process, reads its address line, connects and proves
-// the secret. On failure the process is killed and reaped.
-func (c *Client) launch() error {
-	if err := c.check(); err != nil {
-		return err
-	}
+// launch starts the process, reads its address line, connects and sends
+// the handshake (and with proven, waits for its answer). On failure the
+// process is killed and reaped. ctx ending kills the process at once.
+func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 	secret, err := wire.NewSecret()
 	if err != nil {
 		return fmt.Errorf("host: %w", err)
@@ -194,14 +163,13 @@ func (c *Client) launch() error {
 		stdout.max = maxLine
 		addrCh <- line
 	}
-	stderr := &lineWriter{max: maxLine, emit: (&stderrLogger{l: c.logger, tail: &c.tail}).line}
+	stderr := &lineWriter{max: maxLine, emit: (&stderrLogger{l: c.logger, tail: &c.tail, plain: c.cfg.StderrLevel}).line}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// A grandchild that inherited the plugin's stdout or stderr must not
 	// keep Wait, and so Kill, from returning: Kill returns within
 	// KillGrace + 1 s, so this is well under a second.
 	cmd.WaitDelay = 500 * time.Millisecond
 
-	deadline := time.Now().Add(c.cfg.StartTimeout)
 	if err := cmd.Start(); err != nil {
 		if lifeline != nil {
 			_ = lifeline.Close()
@@ -210,51 +178,63 @@ func (c *Client) launch() error {
 	}
 	c.mu.Lock()
 	c.cmd, c.lifeline = cmd, lifeline
-	killed := c.killed
 	c.mu.Unlock()
 	c.logger.Debug("plugin started", "path", cmd.Path, "pid", cmd.Process.Pid)
 	go c.wait(stdout, stderr)
-	if killed {
-		c.forceKill()
-		<-c.exited
-		return c.exitErr
-	}
+	stopKill := context.AfterFunc(ctx, c.forceKill)
+	defer stopKill()
 
-	err = c.connect(addrCh, secret, deadline)
-	if err != nil {
-		c.forceKill()
-		<-c.exited
-		if errors.Is(err, ErrProcessExited) {
-			return c.exitErr
-		}
+	err = c.connect(ctx, a, addrCh, secret, proven)
+	if err == nil && stopKill() {
+		return nil
+	}
+	if err == nil {
+		// ctx ended as the start completed: the process is being killed.
+		c.dropConn()
+		err = ctx.Err()
+	}
+	c.forceKill()
+	<-c.exitedCh()
+	if errors.Is(err, errExited) {
+		return c.exitErr
 	}
 	return err
 }
 
-// connect waits for the address line, dials it and proves the secret.
-func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time.Time) error {
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
+// connect waits for the address line, dials it and sends the handshake;
+// with proven it also waits for the plugin's answer.
+func (c *Client) connect(ctx context.Context, a *attempt, addrCh <-chan string, secret wire.Secret, proven bool) error {
 	var line string
 	select {
 	case line = <-addrCh:
-	case <-c.exited:
-		return ErrProcessExited
-	case <-timer.C:
-		return fmt.Errorf("host: %w: %s printed no address line within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)
+	case <-c.exitedCh():
+		select {
+		case line = <-addrCh: // its last words, flushed as it exited
+		default:
+			return errExited
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if line == wire.NoFreePortLine {
+		return fmt.Errorf("host: %w: %s found every port of %d-%d taken", ErrNoFreePort, c.name, c.cfg.MinPort, c.cfg.MaxPort)
 	}
 	addr, err := wire.ParseAddress(line)
 	if err != nil {
-		return fmt.Errorf("host: %s: %w", c.name, err)
+		return fmt.Errorf("host: %w: %s: %v", ErrNotPlugin, c.name, err)
 	}
-	d := net.Dialer{Deadline: deadline}
-	raw, err := d.Dial("tcp", addr)
+	a.phase = "handshake"
+	d := net.Dialer{}
+	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		if c.waitExit(100 * time.Millisecond) {
-			return ErrProcessExited
+		if ctx.Err() == nil && c.ended(ctx) {
+			return errExited
 		}
 		return fmt.Errorf("host: connecting to %s at %s: %w", c.name, addr, err)
 	}
+	// The handshake's reads and writes are under deadlines; ctx ending
+	// closes the connection, which ends them at once.
+	stopClose := context.AfterFunc(ctx, func() { _ = raw.Close() })
 	// The hello goes out now and the plugin's answer is read by yamux's
 	// first read: the host opens go-plugin's streams and sends the first
 	// Dispense request while the answer is on the way, which saves a round
@@ -262,13 +242,13 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 	// every call needs a dispensed object, and Dispense's reply is only
 	// read after the answer.
 	due := answerDue{by: time.Now().Add(answerTimeout), capped: true}
-	if deadline.Before(due.by) {
-		due = answerDue{by: deadline}
+	if a.deadline.Before(due.by) {
+		due = answerDue{by: a.deadline}
 	}
 	pending, err := wire.SendHello(raw, secret, due.by)
 	if err != nil {
 		_ = raw.Close()
-		return c.handshakeErr(err, due)
+		return c.handshakeErr(ctx, err, due)
 	}
 	conn := muxconn.Wrap(raw)
 	// A failed check resets the streams the session has opened, so it is
@@ -288,9 +268,27 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 	if err != nil {
 		_ = conn.Close()
 		if herr := pending.Err(); herr != nil {
-			return c.handshakeErr(herr, due)
+			return c.handshakeErr(ctx, herr, due)
+		}
+		// The plugin answered and its connection ended at once.
+		if ctx.Err() == nil && c.ended(ctx) {
+			return errExited
 		}
 		return fmt.Errorf("host: starting the RPC session with %s: %w", c.name, err)
+	}
+	if proven {
+		select {
+		case <-pending.Done():
+		case <-ctx.Done():
+		}
+		if err := pending.Err(); err != nil && ctx.Err() == nil {
+			_ = conn.Close()
+			return c.handshakeErr(ctx, err, due)
+		}
+	}
+	if !stopClose() {
+		_ = conn.Close()
+		return ctx.Err()
 	}
 	// go-plugin's stdout and stderr streams are not read (no SyncStreams):
 	// nothing crosses them, as the host reads the process's own stdout and
@@ -305,6 +303,17 @@ func (c *Client) connect(addrCh <-chan string, secret wire.Secret, deadline time
 	return nil
 }
 
+// dropConn closes and forgets the connection of a start that failed late.
+func (c *Client) dropConn() {
+	c.mu.Lock()
+	conn := c.conn
+	c.conn, c.rpc, c.pending = nil, nil, nil
+	c.mu.Unlock()
+	if conn != nil {
+		_ = conn.Close()
+	}
+}
+
 // answerErr returns, after a failed Dispense, the error of the plugin's
 // answer to the hello when that answer failed its check (not the plugin
 // this host started, another protocol version, no answer in time), and
@@ -317,10 +326,10 @@ func (c *Client) answerErr() error {
 	if p == nil || p.Err() == nil {
 		return nil
 	}
-	err := c.handshakeErr(p.Err(), due)
+	err := c.handshakeErr(context.Background(), p.Err(), due)
 	c.forceKill()
-	<-c.exited
-	if errors.Is(err, ErrProcessExited) {
+	<-c.exitedCh()
+	if errors.Is(err, errExited) {
 		err = c.exitErr
 	}
 	c.startMu.Lock()
@@ -348,18 +357,21 @@ type answerDue struct {
 	capped bool
 }
 
-// handshakeErr turns a failed preamble into the error start reports.
-func (c *Client) handshakeErr(err error, due answerDue) error {
-	if errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(due.by) {
+// handshakeErr turns a failed preamble into the error start reports:
+// errExited when the connection ended because the process did.
+func (c *Client) handshakeErr(ctx context.Context, err error, due answerDue) error {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(due.by):
 		if due.capped {
 			return fmt.Errorf("host: %w: %s did not answer the handshake within %v of the host connecting", ErrStartTimeout, c.name, answerTimeout)
 		}
 		return fmt.Errorf("host: %w: %s did not complete the handshake within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)
+	case errors.Is(err, wire.ErrVersionMismatch), errors.Is(err, wire.ErrHandshake):
+		return fmt.Errorf("host: %s: %w", c.name, err)
+	case isConnEnd(err) && ctx.Err() == nil && c.ended(ctx):
+		return errExited
 	}
-	if !errors.Is(err, wire.ErrVersionMismatch) && !errors.Is(err, wire.ErrNotProven) && c.waitExit(100*time.Millisecond) {
-		return ErrProcessExited
-	}
-	return fmt.Errorf("host: %s: %w", c.name, err)
+	return fmt.Errorf("host: %w: %s: %w", ErrHandshake, c.name, err)
 }
 
 // wait reaps the process and records how it ended.
@@ -379,6 +391,9 @@ func (c *Client) wait(stdout, stderr *lineWriter) {
 	c.mu.Unlock()
 	if lifeline != nil {
 		_ = lifeline.Close()
+	}
+	if conn != nil {
+		registry.remove(c) // it connected: no later start will run
 	}
 	close(c.exited)
 	if conn != nil {
@@ -447,21 +462,24 @@ func (c *Client) Kill() {
 func (c *Client) kill() {
 	c.mu.Lock()
 	c.killed = true
+	cancelStart := c.cancelStart
+	c.mu.Unlock()
+	// A start in progress kills and reaps what it started once cancelled;
+	// wait for it, so that nothing outlives Kill.
+	if cancelStart != nil {
+		cancelStart(errKilled)
+	}
+	c.startMu.Lock()
+	starting := c.starting
+	c.startMu.Unlock()
+	if starting {
+		<-c.startDone
+	}
+	c.mu.Lock()
 	cmd, rpcClient, conn, lifeline := c.cmd, c.rpc, c.conn, c.lifeline
 	c.mu.Unlock()
-	if cmd == nil {
-		// Never started, or a start in progress that will see killed and
-		// kill what it started: wait for it, so that nothing outlives Kill.
-		c.startMu.Lock()
-		//lint:ignore SA2001 the empty critical section waits for a start in progress
-		c.startMu.Unlock()
-		return
-	}
-	if rpcClient == nil {
-		// Still starting: there is no connection to ask it to quit on.
-		c.forceKill()
-		<-c.exited
-		return
+	if cmd == nil || rpcClient == nil {
+		return // never started, or its start failed and reaped it
 	}
 	quitDone := make(chan struct{})
 	go func() {

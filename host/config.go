@@ -31,10 +31,11 @@ type Config struct {
 	MinPort int
 	MaxPort int
 
-	// StartTimeout bounds how long the plugin may take to print its
-	// address, accept the connection and answer the host's preamble; the
-	// answer is due within 10 s of the host connecting in any case.
-	// Zero means one minute.
+	// StartTimeout bounds a start: how long the plugin may take to print
+	// its address, accept the connection and answer the host's preamble,
+	// including the restarts after a full port range (see ErrNoFreePort);
+	// the answer is due within 10 s of the host connecting in any case.
+	// Start's context bounds a start too. Zero means one minute.
 	StartTimeout time.Duration
 
 	// KillGrace is how long Kill waits for the plugin to quit when asked
@@ -42,10 +43,20 @@ type Config struct {
 	KillGrace time.Duration
 
 	// Logger gets the plugin's stderr, line by line, under the plugin's
-	// name (hclog JSON lines keep their level, message and fields), and the
-	// host's own events about the plugin. Nil means an hclog logger named
+	// name, and the host's own events about the plugin. An hclog JSON line
+	// keeps its level, message and fields; a line that starts with a level
+	// in brackets ("[WARN] ...", also after the date and time the standard
+	// library's log writes) is logged at that level; a Go panic at Error;
+	// any other line at StderrLevel. Nil means an hclog logger named
 	// "plugwire" on stderr at Info.
 	Logger hclog.Logger
+
+	// StderrLevel is the level of the plugin's stderr lines that say none
+	// (not hclog JSON, no "[LEVEL]" prefix, not a panic), such as a plain
+	// log.Printf. Zero (hclog.NoLevel) means Debug, as go-plugin does: with
+	// the default Info logger those lines are not shown. A host that wants
+	// to see them sets hclog.Info.
+	StderrLevel hclog.Level
 
 	// Stdout gets what the plugin writes on stdout after its address line.
 	// Nil means each line is logged at Info on Logger.

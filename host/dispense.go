@@ -19,7 +19,8 @@ import (
 const exitWait = time.Second
 
 // Dispense returns the plugin object registered under name in
-// Config.Plugins, starting the plugin on first use. A plugin set's
+// Config.Plugins, starting the plugin on first use (under
+// Config.StartTimeout) when Start was not called. A plugin set's
 // component is dispensed as "KIND/NAME" ("builder/ebs") with the plugin
 // type Config.Plugins has for KIND, or as "KIND" when its name is empty. For plugwire's own
 // contracts it returns a shared.Builder or a shared.RemoteCommand whose
@@ -31,7 +32,7 @@ func (c *Client) Dispense(name string) (interface{}, error) {
 	if err != nil {
 		return nil, err
 	}
-	rpcClient, err := c.start()
+	rpcClient, err := c.start(context.Background(), false)
 	if err != nil {
 		return nil, err
 	}

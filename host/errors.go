@@ -4,18 +4,53 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/plugwire/plugwire/internal/wire"
 )
 
-// ErrStartTimeout is wrapped by the error a Client returns when the plugin
-// printed no address line, or did not complete the connection, within
-// Config.StartTimeout.
-var ErrStartTimeout = errors.New("plugin did not start in time")
+// The errors below are wrapped by the errors a Client returns, so that a
+// host tells them apart with errors.Is. Each says when it happens; the
+// error's text says with which plugin and value.
+var (
+	// ErrStartTimeout: the plugin printed no address line, or did not
+	// complete the connection and handshake, within Config.StartTimeout
+	// (the answer to the host's handshake is due within 10 s of connecting
+	// in any case). The process has been killed and reaped. A start ended
+	// by Start's context wraps that context's error instead.
+	ErrStartTimeout = errors.New("plugin did not start in time")
 
-// ErrProcessExited is wrapped by the error a Client returns when the plugin
-// process exited: before announcing its address, or while calls were in
-// flight, or before a later call. The error's text carries the exit status
-// or signal and the last lines the plugin wrote to stderr.
-var ErrProcessExited = errors.New("plugin process exited")
+	// ErrProcessExited: the plugin process ended, on its own or by Kill,
+	// before announcing its address, during the handshake, while calls
+	// were in flight, or before a later call. The text says how it ended
+	// (exit status or signal, or killed by the host) and carries the last
+	// lines the plugin wrote to stderr.
+	ErrProcessExited = errors.New("plugin process exited")
+
+	// ErrNotPlugin: the program's first stdout line is not an address:
+	// the binary is not a plugwire plugin (or prints something before
+	// Serve). The text quotes the line, cut to a sane length.
+	ErrNotPlugin = errors.New("not a plugwire plugin")
+
+	// ErrNoFreePort: every port of Config.MinPort..MaxPort was taken each
+	// time the plugin tried, until StartTimeout. A plugin that finds its
+	// range full says so on stdout with a fixed token (not free text), and
+	// the host starts it again after a short randomised back-off; a port
+	// is held only from the plugin's announcement to the host's
+	// connection, so a full range is usually a passing state.
+	ErrNoFreePort = wire.ErrNoFreePort
+
+	// ErrHandshake: whatever answered on the plugin's port did not
+	// complete plugwire's handshake: it did not prove the launch secret
+	// (not the process this host started), answered something that is not
+	// plugwire's preamble, or closed the connection during it while the
+	// plugin process lived.
+	ErrHandshake = wire.ErrHandshake
+
+	// ErrVersionMismatch: the plugin speaks another version of plugwire's
+	// wire protocol. The text names both versions; build the host and the
+	// plugin against the same plugwire release.
+	ErrVersionMismatch = wire.ErrVersionMismatch
+)
 
 // exitError describes how a plugin process ended.
 func exitError(name string, pid int, status string, tail []string) error {

@@ -153,9 +153,16 @@ func runHelper(behaviour string) int {
 	case "goaway":
 		return goAwayHelper()
 	}
+	if f, ok := moreHelpers[behaviour]; ok {
+		return f()
+	}
 	fmt.Fprintf(os.Stderr, "helper: unknown behaviour %q\n", behaviour)
 	return 2
 }
+
+// moreHelpers are behaviours that test files add in their init, beside
+// the ones above.
+var moreHelpers = map[string]func() int{}
 
 func serveHelper() int {
 	stubborn := os.Getenv(envStubborn) == "1"

@@ -116,11 +116,12 @@ func (t *tail) get() []string {
 // JSON entries keep their level, message and fields; other lines are
 // logged at the level their prefix names ("[WARN] ...", also after the
 // date and time the standard library's log puts first), at Error from a Go
-// panic on, and at Debug otherwise, as go-plugin does.
+// panic on, and at plain (Debug when unset, as go-plugin does) otherwise.
 type stderrLogger struct {
 	l       hclog.Logger
 	tail    *tail
-	inPanic bool // guarded by lineWriter's mutex
+	plain   hclog.Level // Config.StderrLevel
+	inPanic bool        // guarded by lineWriter's mutex
 }
 
 func (s *stderrLogger) line(line string) {
@@ -131,7 +132,10 @@ func (s *stderrLogger) line(line string) {
 	}
 	line = skipLogTime(line) // hclog stamps its own time
 	s.tail.add(line)
-	level := hclog.Debug
+	level := s.plain
+	if level == hclog.NoLevel {
+		level = hclog.Debug
+	}
 	switch {
 	case strings.HasPrefix(line, "[TRACE]"):
 		level = hclog.Trace

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plugwire/plugwire/internal/wire"
 )
 
 // validSecret is a well-formed PLUGWIRE_SECRET (64 hex digits).
@@ -163,7 +165,8 @@ func occupy(t *testing.T, n int, base int) int {
 	return 0
 }
 
-// Every port of the range taken: one line naming the range, fast even for
+// Every port of the range taken: the protocol's token on stdout for the
+// host, one line naming the range on stderr for a person, fast even for
 // thousands of ports.
 func TestPluginPortRangeTaken(t *testing.T) {
 	t.Parallel()
@@ -182,7 +185,10 @@ func TestPluginPortRangeTaken(t *testing.T) {
 					"PACKER_PLUGIN_MAX_PORT="+strconv.Itoa(last),
 					"PLUGWIRE_SECRET="+validSecret)
 			})
-			wantOneLine(t, code, stdout, stderr, fmt.Sprintf("%d-%d", first, last), "no free port")
+			if stdout != wire.NoFreePortLine+"\n" {
+				t.Errorf("stdout %q, want the token %q", stdout, wire.NoFreePortLine)
+			}
+			wantOneLine(t, code, "", stderr, fmt.Sprintf("%d-%d", first, last), "no free port")
 		})
 	}
 }

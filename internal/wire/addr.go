@@ -2,8 +2,10 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -40,8 +42,19 @@ func ParseAddress(line string) (string, error) {
 	return net.JoinHostPort(ip.String(), portS), nil
 }
 
+// NoFreePortLine is what a plugin prints as its first stdout line, in place
+// of an address, when every port of its range is taken. It is a fixed token
+// of the protocol, so that a host tells a full range from any other failure
+// without reading free text, and starts the plugin again a little later.
+const NoFreePortLine = "plugwire-no-free-port"
+
+// ErrNoFreePort is wrapped by Listen's error when every port of the range
+// is taken.
+var ErrNoFreePort = errors.New("no free port in the plugin port range")
+
 // Listen listens on 127.0.0.1 on the first free port of minPort..maxPort.
-// It never listens on any other interface.
+// It never listens on any other interface. When every port is taken its
+// error wraps ErrNoFreePort.
 //
 // The listener is plain TCP. Since Go 1.24 net.Listen opens Multipath TCP
 // listeners where the kernel has MPTCP; for a loopback port that only the
@@ -57,8 +70,13 @@ func Listen(minPort, maxPort int) (net.Listener, error) {
 		if err == nil {
 			return ln, nil
 		}
+		if errors.Is(err, os.ErrPermission) {
+			// A port this process may not use is not a busy one: starting
+			// the plugin again would not help.
+			return nil, fmt.Errorf("listening on 127.0.0.1:%d (%s..%s range %d-%d): %w", p, EnvMinPort, EnvMaxPort, minPort, maxPort, err)
+		}
 		lastErr = err
 	}
-	return nil, fmt.Errorf("no free port on 127.0.0.1 in %s..%s range %d-%d: %v",
-		EnvMinPort, EnvMaxPort, minPort, maxPort, lastErr)
+	return nil, fmt.Errorf("%w: 127.0.0.1 ports %d-%d (%s..%s) are all taken: %v",
+		ErrNoFreePort, minPort, maxPort, EnvMinPort, EnvMaxPort, lastErr)
 }

@@ -52,9 +52,12 @@ const HandshakeTimeout = 5 * time.Second
 // other speaks another ProtocolVersion.
 var ErrVersionMismatch = errors.New("plugwire protocol version mismatch")
 
-// ErrNotProven is wrapped by the error Prove returns when the process that
-// answered does not know the secret: it is not the plugin the host started.
-var ErrNotProven = errors.New("the plugin did not prove this launch's secret")
+// ErrHandshake is wrapped by the error a host gets when whatever answered
+// on the plugin's port did not complete the preamble: it did not prove this
+// launch's secret or answered something that is not plugwire's preamble.
+// A connection that merely ended during the preamble is not this error:
+// the host then looks at whether the plugin process ended.
+var ErrHandshake = errors.New("plugin handshake failed")
 
 // Secret is a per-launch secret. Its String method never reveals it.
 type Secret [SecretSize]byte
@@ -202,14 +205,16 @@ func (p *Pending) check() error {
 	conn := p.conn
 	var reply [replySize]byte
 	if _, err := io.ReadFull(conn, reply[:]); err != nil {
-		return fmt.Errorf("plugin at %s closed the connection during the handshake (it rejected this host's secret, or it is not a plugwire plugin): %w",
+		// Not ErrHandshake: the host decides whether the plugin process
+		// ended, which is the usual reason.
+		return fmt.Errorf("the process at %s closed the connection during the handshake (it rejected this host's secret, or it is not a plugwire plugin): %w",
 			conn.RemoteAddr(), err)
 	}
 	if [8]byte(reply[:8]) != magic {
-		return fmt.Errorf("plugin at %s answered the handshake with %q: not a plugwire plugin", conn.RemoteAddr(), reply[:8])
+		return fmt.Errorf("%w: the process at %s answered with %q: not a plugwire plugin", ErrHandshake, conn.RemoteAddr(), reply[:8])
 	}
 	if !hmac.Equal(reply[13:], p.s.proof("plugin", p.nonce)) {
-		return fmt.Errorf("%w: the process at %s is not the plugin this host started", ErrNotProven, conn.RemoteAddr())
+		return fmt.Errorf("%w: the process at %s did not prove this launch's secret: it is not the plugin this host started", ErrHandshake, conn.RemoteAddr())
 	}
 	theirs := binary.BigEndian.Uint32(reply[8:12])
 	if theirs != ProtocolVersion || reply[12] == statusVersionMismatch {
@@ -217,7 +222,7 @@ func (p *Pending) check() error {
 			ErrVersionMismatch, theirs, ProtocolVersion)
 	}
 	if reply[12] != statusOK {
-		return fmt.Errorf("plugin at %s answered the handshake with unknown status %d", conn.RemoteAddr(), reply[12])
+		return fmt.Errorf("%w: the plugin at %s answered with unknown status %d", ErrHandshake, conn.RemoteAddr(), reply[12])
 	}
 	return conn.SetReadDeadline(time.Time{})
 }

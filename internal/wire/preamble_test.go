@@ -28,7 +28,7 @@ func TestPendingCheck(t *testing.T) {
 		wantMsg string
 	}{
 		{"good", func(h []byte) []byte { return Reply(ProtocolVersion, statusOK, s, h) }, nil, ""},
-		{"wrong secret", func(h []byte) []byte { return Reply(ProtocolVersion, statusOK, other, h) }, ErrNotProven, "not the plugin this host started"},
+		{"wrong secret", func(h []byte) []byte { return Reply(ProtocolVersion, statusOK, other, h) }, ErrHandshake, "not the plugin this host started"},
 		{"other version", func(h []byte) []byte { return Reply(7, statusVersionMismatch, s, h) }, ErrVersionMismatch, "plugin speaks plugwire protocol 7"},
 		{"not plugwire", func([]byte) []byte { return []byte(strings.Repeat("HTTP/1.1 ", 5)) }, nil, "not a plugwire plugin"},
 		{"unknown status", func(h []byte) []byte { return Reply(ProtocolVersion, 9, s, h) }, nil, "unknown status 9"},

@@ -1,0 +1,264 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+)
+
+// Start starts the plugin process and completes the handshake: when it
+// returns nil the process on the plugin's port has proven this launch's
+// secret, and Dispense uses that process. Config.StartTimeout bounds the
+// start as well as ctx.
+//
+// Cancelling ctx (or reaching its deadline) ends a start in progress at
+// once: the process is killed and reaped, and Start returns an error for
+// which errors.Is(err, ctx.Err()) holds. Kill during a start ends it the
+// same way.
+//
+// Start on a client that was already started (by Start or by a Dispense)
+// returns the result of that first start, waiting for it if it is still
+// under way: ctx then bounds only the wait. A failed start is final: make
+// a new Client to try again.
+func (c *Client) Start(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("host: Start(nil) for %s: pass a context, e.g. context.Background()", c.name)
+	}
+	_, err := c.start(ctx, true)
+	return err
+}
+
+// start starts the plugin once and returns its RPC client. The first call
+// runs the start under ctx; later calls wait for it (or for ctx). With
+// proven, start returns only once the plugin has answered the handshake;
+// without it (the first Dispense) it returns as soon as go-plugin's
+// session is open, and Dispense's reply is read after the answer.
+func (c *Client) start(ctx context.Context, proven bool) (*plugin.RPCClient, error) {
+	c.startMu.Lock()
+	first := !c.starting
+	c.starting = true
+	c.startMu.Unlock()
+	if first {
+		err := c.run(ctx, proven)
+		if err != nil {
+			c.logger.Debug("plugin failed to start", "error", err)
+		}
+		c.startMu.Lock()
+		c.startErr = err
+		c.startMu.Unlock()
+		close(c.startDone)
+	} else {
+		select {
+		case <-c.startDone:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("host: waiting for %s to start: %w", c.name, ctx.Err())
+		}
+	}
+	c.startMu.Lock()
+	err := c.startErr
+	c.startMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	rpcClient, p, killed := c.rpc, c.pending, c.killed
+	c.mu.Unlock()
+	if killed {
+		return nil, fmt.Errorf("%w: %s was killed by Client.Kill", ErrProcessExited, c.name)
+	}
+	if proven && !first {
+		// Started by a Dispense, which did not wait for the answer.
+		select {
+		case <-p.Done():
+		case <-ctx.Done():
+			return nil, fmt.Errorf("host: waiting for %s to answer the handshake: %w", c.name, ctx.Err())
+		}
+		if err := c.answerErr(); err != nil {
+			return nil, err
+		}
+	}
+	return rpcClient, nil
+}
+
+// Internal causes of a start's context.
+var (
+	errStartDeadline = errors.New("start deadline")
+	errKilled        = errors.New("killed by Client.Kill")
+)
+
+// errExited is what a step of a start returns when the process exited: the
+// start then reports how, from the exit status.
+var errExited = errors.New("exited")
+
+// attempt is one launch of the plugin process within a start.
+type attempt struct {
+	deadline time.Time // StartTimeout after the start began
+	phase    string    // what the start waits for: "address" or "handshake"
+	full     int       // how many attempts before this one found the port range full
+}
+
+// run is the first start: it launches the process, and launches it again
+// after a short randomised back-off while the plugin finds its port range
+// full, until the start's deadline. Whatever fails, no process is left:
+// each launch kills and reaps what it started.
+func (c *Client) run(parent context.Context, proven bool) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	c.mu.Lock()
+	killed := c.killed
+	c.cancelStart = cancel
+	c.mu.Unlock()
+	if killed || !registry.enter(c) {
+		return fmt.Errorf("%w: %s was killed by Client.Kill (or CleanupClients) before it started", ErrProcessExited, c.name)
+	}
+	deadline := time.Now().Add(c.cfg.StartTimeout)
+	ctx, cancelDeadline := context.WithDeadlineCause(ctx, deadline, errStartDeadline)
+	defer cancelDeadline()
+
+	pristine := *c.cfg.Cmd // to start again after a full port range
+	var err error
+	for n := 1; ; n++ {
+		a := &attempt{deadline: deadline, phase: "address", full: n - 1}
+		if ctx.Err() != nil {
+			err = c.stopped(parent, ctx, a)
+			break
+		}
+		err = c.launch(ctx, a, proven)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			err = c.stopped(parent, ctx, a)
+			break
+		}
+		if !errors.Is(err, ErrNoFreePort) {
+			break
+		}
+		a.full = n
+		wait := backoff(n)
+		if time.Now().Add(wait).After(deadline) {
+			err = fmt.Errorf("host: %w: %s found every port of %d-%d taken in %d attempts over %v",
+				ErrNoFreePort, c.name, c.cfg.MinPort, c.cfg.MaxPort, n, c.cfg.StartTimeout)
+			break
+		}
+		c.logger.Debug("plugin found its port range full; starting it again", "attempt", n, "after", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		if ctx.Err() != nil {
+			err = c.stopped(parent, ctx, a)
+			break
+		}
+		c.relaunch(pristine)
+	}
+	registry.remove(c)
+	return err
+}
+
+// backoff is how long a start waits before its attempt n+1 after a full
+// port range: random, so that plugins that collided spread out, and
+// growing, from up to 10 ms to up to 320 ms.
+func backoff(n int) time.Duration {
+	ceiling := 10 * time.Millisecond << min(n-1, 5)
+	return ceiling/4 + rand.N(ceiling*3/4)
+}
+
+// relaunch makes the client ready for another launch of the same command,
+// once the previous process has been reaped. Config.Cmd is reset to what
+// it was before the first launch, so that it describes the live process.
+func (c *Client) relaunch(pristine exec.Cmd) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	*c.cfg.Cmd = pristine
+	c.cmd, c.lifeline = nil, nil
+	c.exited = make(chan struct{})
+	c.exitErr = nil
+	c.tail = tail{}
+}
+
+// stopped returns the error of a start that ctx ended: the caller's
+// context, Kill, or StartTimeout. The process has been killed and reaped.
+func (c *Client) stopped(parent, ctx context.Context, a *attempt) error {
+	if err := parent.Err(); err != nil {
+		if cause := context.Cause(parent); cause != err {
+			return fmt.Errorf("host: start of %s abandoned: %w: %w", c.name, err, cause)
+		}
+		return fmt.Errorf("host: start of %s abandoned: %w", c.name, err)
+	}
+	switch context.Cause(ctx) {
+	case errKilled:
+		if exited := c.exitedCh(); exited != nil && isClosed(exited) && c.exitErr != nil {
+			return c.exitErr
+		}
+		return fmt.Errorf("%w: %s was killed by Client.Kill while starting", ErrProcessExited, c.name)
+	case errStartDeadline:
+		if a.phase == "address" && a.full > 0 {
+			// Still starting again after a full range: that is the reason.
+			return fmt.Errorf("host: %w: %s found every port of %d-%d taken in %d attempts within %v",
+				ErrNoFreePort, c.name, c.cfg.MinPort, c.cfg.MaxPort, a.full, c.cfg.StartTimeout)
+		}
+		if a.phase == "handshake" {
+			return fmt.Errorf("host: %w: %s did not complete the handshake within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)
+		}
+		return fmt.Errorf("host: %w: %s printed no address line within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)
+	}
+	return fmt.Errorf("host: start of %s abandoned: %w", c.name, context.Cause(ctx))
+}
+
+// ended is the one place a start decides a failure that the connection's
+// end signals (a refused dial, a connection closed or reset during the
+// handshake, a session shut down while go-plugin opens it): the plugin
+// process has most likely ended, so it waits, boundedly, for the exit
+// status, and reports whether the process exited.
+func (c *Client) ended(ctx context.Context) bool {
+	t := time.NewTimer(exitWait)
+	defer t.Stop()
+	select {
+	case <-c.exitedCh():
+		return true
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return false
+}
+
+// isConnEnd reports whether err says that the connection ended (closed,
+// reset, refused, cut short) rather than what came over it.
+func isConnEnd(err error) bool {
+	for _, t := range []error{io.EOF, io.ErrUnexpectedEOF, net.ErrClosed, syscall.ECONNRESET, syscall.ECONNREFUSED, syscall.EPIPE, syscall.ECONNABORTED} {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// exitedCh is the channel closed once the current process is reaped.
+func (c *Client) exitedCh() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.exited
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}

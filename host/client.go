@@ -122,7 +122,7 @@ func (c *Client) check() error {
 	if err := wire.CheckPortRange(c.cfg.MinPort, c.cfg.MaxPort); err != nil {
 		return fmt.Errorf("host: Config.%v", err)
 	}
-	return nil
+	return c.checkConfigSum()
 }
 
 // launch starts the process, reads its address line, connects and sends

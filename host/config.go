@@ -62,6 +62,11 @@ type Config struct {
 	// Nil means each line is logged at Info on Logger.
 	Stdout io.Writer
 
+	// SHA256, when set, is the hex SHA-256 the binary Cmd names must have:
+	// it is checked before the binary is started, and a mismatch fails the
+	// start with an error wrapping ErrChecksum. Empty means not checked.
+	SHA256 string
+
 	// Plugins are what Dispense can return, by name. Nil means plugwire's
 	// own contracts: "builder" (shared.BuilderPlugin) and "command"
 	// (shared.CommandPlugin). A plugin set's component "KIND/NAME" that

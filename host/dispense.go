@@ -58,28 +58,12 @@ func (c *Client) Dispense(name string) (interface{}, error) {
 
 // Builder dispenses the plugin's "builder".
 func (c *Client) Builder() (shared.Builder, error) {
-	raw, err := c.Dispense(shared.BuilderPluginName)
-	if err != nil {
-		return nil, err
-	}
-	b, ok := raw.(shared.Builder)
-	if !ok {
-		return nil, fmt.Errorf("host: %q from %s is a %T, not a shared.Builder", shared.BuilderPluginName, c.name, raw)
-	}
-	return b, nil
+	return c.DispenseBuilder(shared.BuilderPluginName)
 }
 
 // Command dispenses the plugin's "command".
 func (c *Client) Command() (shared.Command, error) {
-	raw, err := c.Dispense(shared.CommandPluginName)
-	if err != nil {
-		return nil, err
-	}
-	cmd, ok := raw.(shared.Command)
-	if !ok {
-		return nil, fmt.Errorf("host: %q from %s is a %T, not a shared.Command", shared.CommandPluginName, c.name, raw)
-	}
-	return cmd, nil
+	return c.DispenseCommand(shared.CommandPluginName)
 }
 
 // callErr turns the error of a failed call into an error wrapping

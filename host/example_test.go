@@ -82,17 +82,107 @@ var (
 	examplesDir   string
 )
 
-// examplePlugin builds the repository's example plugins once and returns
-// the path of the named one.
+// examplePlugin builds the repository's example plugins once, in a
+// directory of this test process's own, and returns the path of the named
+// one.
 func examplePlugin(name string) string {
 	buildExamples.Do(func() {
-		examplesDir = filepath.Join(os.TempDir(), "plugwire-example-plugins")
+		dir, err := os.MkdirTemp("", "plugwire-example-plugins-")
+		if err != nil {
+			panic(err)
+		}
+		examplesDir = dir
 		cmd := exec.Command("go", "build", "-o", examplesDir+string(filepath.Separator),
-			"../examples/builder-noop", "../examples/command-echo")
+			"../examples/builder-noop", "../examples/command-echo", "../examples/plugin-demo")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			panic(fmt.Sprintf("building the example plugins: %v", err))
 		}
 	})
 	return filepath.Join(examplesDir, name)
+}
+
+// removeExamples removes what examplePlugin built; TestMain calls it.
+func removeExamples() {
+	if examplesDir != "" {
+		_ = os.RemoveAll(examplesDir)
+	}
+}
+
+func ExampleDescribe() {
+	d, err := host.Describe(context.Background(), examplePlugin("plugin-demo"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(d.Version, d.Protocol, d.Components)
+	// Output:
+	// 1.0.0 1 map[builder:[file sleep] command:[hello]]
+}
+
+func ExampleDiscover() {
+	dir := filepath.Dir(examplePlugin("plugin-demo"))
+	cat, err := host.Discover(context.Background(), "plugin-", dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, c := range cat.Components() {
+		fmt.Println(c.Kind, c.Name, c.Version, filepath.Base(c.Path), c.Dispense)
+	}
+	for _, s := range cat.Skipped() {
+		fmt.Println("skipped", s.Path, s.Reason)
+	}
+	// Output:
+	// builder demo-file 1.0.0 plugin-demo builder/file
+	// builder demo-sleep 1.0.0 plugin-demo builder/sleep
+	// command demo-hello 1.0.0 plugin-demo command/hello
+}
+
+// A component found by Discover makes its client; dispensing several
+// components from one client shares one process.
+func ExampleComponent_NewClient() {
+	dir := filepath.Dir(examplePlugin("plugin-demo"))
+	cat, err := host.Discover(context.Background(), "plugin-", dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	comp, err := cat.LookupVersion("builder", "demo-sleep", "~> 1.0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	client := comp.NewClient(&host.Config{Logger: hclog.NewNullLogger()})
+	defer client.Kill()
+
+	builder, err := client.DispenseBuilder(comp.Dispense) // "builder/sleep"
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := builder.Prepare(map[string]interface{}{"seconds": 0}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := builder.Run(context.Background(), nil, stdoutUi{}); err != nil {
+		fmt.Println(err)
+	}
+
+	hello, err := cat.Lookup("command", "demo-hello")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cmd, err := client.DispenseCommand(hello.Dispense) // same process
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(cmd.Synopsis())
+	// Output:
+	// sleep: creating a pretend VM for 0s
+	// sleep: done
+	// sleep: deleted the pretend VM
+	// Say hello from a plugin set
 }

@@ -59,7 +59,9 @@ func TestMain(m *testing.M) {
 	if b := os.Getenv(envHelper); b != "" {
 		os.Exit(runHelper(b))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeExamples()
+	os.Exit(code)
 }
 
 // helperEnv is the environment of a helper: the test's own, without any
@@ -148,6 +150,8 @@ func runHelper(behaviour string) int {
 		fmt.Print(line)
 		time.Sleep(time.Hour)
 		return 0
+	case "set":
+		return setHelper()
 	case "host":
 		return hostHelper()
 	case "goaway":

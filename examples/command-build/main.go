@@ -1,7 +1,11 @@
 // Command command-build is the original system's own build command as a
 // plugin: it reads a JSON template ({"builders": [{"type": "noop", ...}]}),
-// gets each builder from the host by type, prepares it with its block, runs
-// it, and exits non-zero if any failed.
+// and runs every build at once: it gets each builder from the host by
+// type (the host starts a process per builder), prepares it with its
+// block, and runs it, prefixing every line a build says with the build's
+// name (its "name", or its type). Cancelled (Ctrl-C in the host), it
+// waits for every builder to clean up. It exits non-zero if any build
+// failed.
 package main
 
 import (
@@ -9,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/plugwire/plugwire/commandplugin"
 	"github.com/plugwire/plugwire/shared"
@@ -22,7 +27,7 @@ type template struct {
 	Builders []map[string]interface{} `json:"builders"`
 }
 
-// Run builds every builder of the template named by args[0].
+// Run builds every builder of the template named by args[0], in parallel.
 func (Build) Run(ctx context.Context, env shared.Environment, args []string) int {
 	ui := env.Ui()
 	if len(args) != 1 {
@@ -43,19 +48,58 @@ func (Build) Run(ctx context.Context, env shared.Environment, args []string) int
 		ui.Error("build: %s has no builders", args[0])
 		return 1
 	}
-	failed := 0
-	for i, block := range t.Builders {
-		if err := runOne(ctx, env, ui, block); err != nil {
-			ui.Error("build: builder %d: %v", i, err)
-			failed++
-		}
+	names, err := buildNames(t.Builders)
+	if err != nil {
+		ui.Error("build: %s: %v", args[0], err)
+		return 1
 	}
-	if failed > 0 {
-		ui.Error("build: %d of %d builds failed", failed, len(t.Builders))
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed []string
+	)
+	for i, block := range t.Builders {
+		wg.Go(func() {
+			pui := &prefixUi{prefix: names[i], ui: ui}
+			if err := runOne(ctx, env, pui, block); err != nil {
+				pui.Error("build failed: %v", err)
+				mu.Lock()
+				failed = append(failed, names[i])
+				mu.Unlock()
+				return
+			}
+			pui.Say("build finished")
+		})
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		ui.Error("build: %d of %d builds failed: %v", len(failed), len(t.Builders), failed)
 		return 1
 	}
 	ui.Say("build: %d builds finished", len(t.Builders))
 	return 0
+}
+
+// buildNames names each block by its "name", or its "type"; names must
+// be distinct, as they prefix the builds' output.
+func buildNames(blocks []map[string]interface{}) ([]string, error) {
+	names := make([]string, len(blocks))
+	seen := map[string]int{}
+	for i, b := range blocks {
+		name, _ := b["name"].(string)
+		if name == "" {
+			name, _ = b["type"].(string)
+		}
+		if name == "" {
+			return nil, fmt.Errorf("builder %d has neither a \"name\" nor a \"type\" string", i)
+		}
+		if j, dup := seen[name]; dup {
+			return nil, fmt.Errorf("builders %d and %d are both named %q; give them distinct \"name\"s", j, i, name)
+		}
+		seen[name] = i
+		names[i] = name
+	}
+	return names, nil
 }
 
 // runOne gets, prepares and runs the builder a template block names.
@@ -71,8 +115,22 @@ func runOne(ctx context.Context, env shared.Environment, ui shared.Ui, block map
 	if err := b.Prepare(block); err != nil {
 		return fmt.Errorf("preparing %q: %w", typ, err)
 	}
-	ui.Say("build: running %q", typ)
+	ui.Say("running builder %q", typ)
 	return b.Run(ctx, &buildSteps{typ: typ}, ui)
+}
+
+// prefixUi prefixes every line with a build's name, as Packer does.
+type prefixUi struct {
+	prefix string
+	ui     shared.Ui
+}
+
+func (u *prefixUi) Say(format string, a ...interface{}) {
+	u.ui.Say("%s: %s", u.prefix, fmt.Sprintf(format, a...))
+}
+
+func (u *prefixUi) Error(format string, a ...interface{}) {
+	u.ui.Error("%s: %s", u.prefix, fmt.Sprintf(format, a...))
 }
 
 // buildSteps is the Build this command hands its builders: the builder
@@ -84,12 +142,12 @@ func (*buildSteps) Prepare() error { return nil }
 
 // Run reports that the builder reached its build.
 func (b *buildSteps) Run(_ context.Context, ui shared.Ui) error {
-	ui.Say("build: %s reached the build callback", b.typ)
+	ui.Say("%s reached the build callback", b.typ)
 	return nil
 }
 
 // Synopsis says what Build does.
-func (Build) Synopsis() string { return "Build the builders of a JSON template" }
+func (Build) Synopsis() string { return "Run the builds of a JSON template in parallel" }
 
 func main() {
 	commandplugin.Serve(Build{})

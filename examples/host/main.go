@@ -1,9 +1,12 @@
-// Command host is a tiny Packer-like core, the program to run first: it
-// finds plugins by name in a directory (command-NAME, builder-NAME), runs
-// "host COMMAND ARGS..." through the command plugin, and serves the
-// command's env.Builder(NAME) by starting builder-NAME.
+// Command host is a tiny Packer-like core, the program to run first. It
+// discovers plugins in a directory: one-component binaries named
+// builder-NAME and command-NAME, and plugin sets named plugin-NAME (each
+// asked what it serves with "describe"). It runs "host COMMAND ARGS..."
+// through the command plugin, and serves the command's env.Builder(NAME)
+// by starting that builder's binary, one process per builder.
 //
 //	go build -o bin/ ./examples/...
+//	bin/host                    # list every component found
 //	bin/host echo hello
 //	bin/host build examples/host/template.json
 //
@@ -17,18 +20,20 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/plugwire/plugwire/host"
 	"github.com/plugwire/plugwire/shared"
 )
+
+// prefixes are the names discovery looks for: the original system's
+// one-component binaries, and plugin sets.
+var prefixes = []string{"builder-", "command-", "plugin-"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -37,7 +42,7 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("host", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("plugins", "", "directory holding command-NAME and builder-NAME binaries (default: beside this program)")
+	dir := fs.String("plugins", "", "directory holding builder-NAME, command-NAME and plugin-NAME binaries (default: beside this program)")
 	verbose := fs.Bool("v", false, "log everything the plugins log")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -54,101 +59,182 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		level = hclog.Trace
 	}
-	c := &core{
-		dir:    *dir,
-		ui:     &terminalUi{out: stdout, err: stderr},
-		logger: hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: stderr}),
-	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: stderr})
 	defer host.CleanupClients()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	cat, err := discover(ctx, *dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "host: %v\n", err)
+		return 1
+	}
+	for _, s := range cat.Skipped() {
+		logger.Warn("plugin skipped", "path", s.Path, "reason", s.Reason)
+	}
+	c := &core{
+		cat:    cat,
+		ui:     &terminalUi{out: stdout, err: stderr},
+		logger: logger,
+	}
 	if fs.NArg() == 0 {
-		c.usage()
-		return 2
+		fmt.Fprintln(stdout, "usage: host [-plugins DIR] [-v] COMMAND ARGS...")
+		c.list(stdout, *dir)
+		return 0
 	}
 	code, err := c.Cli(ctx, fs.Args())
 	if err != nil {
 		fmt.Fprintf(stderr, "host: %v\n", err)
 	}
+	if ctx.Err() != nil && code == 0 {
+		code = 1
+	}
 	return code
+}
+
+// discover finds every plugin in dir, under each prefix.
+func discover(ctx context.Context, dir string) (*host.Catalog, error) {
+	var cat *host.Catalog
+	for _, p := range prefixes {
+		found, err := host.Discover(ctx, p, dir)
+		if err != nil {
+			return nil, err
+		}
+		if cat == nil {
+			cat = found
+		} else {
+			cat = cat.Merge(found)
+		}
+	}
+	return cat, nil
 }
 
 // core is the host: it is also the Environment command plugins get.
 type core struct {
-	dir    string
+	cat    *host.Catalog
 	ui     shared.Ui
 	logger hclog.Logger
+
+	mu      sync.Mutex
+	clients []*host.Client // builders started for the running command
 }
 
-// client starts the plugin binary kind-name.
-func (c *core) client(kind, name string) (*host.Client, error) {
-	if name == "" || strings.ContainsAny(name, `/\`) {
-		return nil, fmt.Errorf("bad %s name %q", kind, name)
-	}
-	path := filepath.Join(c.dir, kind+"-"+name)
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no %s %q: %s not found", kind, name, path)
-	}
-	return host.NewClient(&host.Config{Cmd: exec.Command(path), Logger: c.logger}), nil
+// client returns a new client, and so a new process, for component c.
+func (c *core) client(comp host.Component) *host.Client {
+	return comp.NewClient(&host.Config{Logger: c.logger})
 }
 
-// Builder starts builder-NAME and returns its Builder.
+// Builder starts the builder NAME in a process of its own and returns it.
 func (c *core) Builder(name string) (shared.Builder, error) {
-	cl, err := c.client("builder", name)
+	comp, err := c.cat.Lookup(shared.BuilderPluginName, name)
 	if err != nil {
 		return nil, err
 	}
-	return cl.Builder()
+	cl := c.client(comp)
+	c.mu.Lock()
+	c.clients = append(c.clients, cl)
+	c.mu.Unlock()
+	return cl.DispenseBuilder(comp.Dispense)
 }
 
-// Cli runs command-ARGS[0] with the rest of args.
+// Cli runs the command ARGS[0] with the rest of args, then ends the
+// builders it started.
 func (c *core) Cli(ctx context.Context, args []string) (int, error) {
 	if len(args) == 0 {
 		return 2, errors.New("no command given")
 	}
-	cl, err := c.client("command", args[0])
+	comp, err := c.cat.Lookup(shared.CommandPluginName, args[0])
 	if err != nil {
 		return 2, err
 	}
+	cl := c.client(comp)
 	defer cl.Kill()
-	cmd, err := cl.Command()
+	defer c.killBuilders()
+	cmd, err := cl.DispenseCommand(comp.Dispense)
 	if err != nil {
 		return 1, err
 	}
 	return cmd.(shared.RemoteCommand).RunErr(ctx, c, args[1:])
 }
 
+// killBuilders ends the builder processes started so far, in parallel.
+func (c *core) killBuilders() {
+	c.mu.Lock()
+	cls := c.clients
+	c.clients = nil
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, cl := range cls {
+		wg.Go(cl.Kill)
+	}
+	wg.Wait()
+}
+
 // Ui is the terminal.
 func (c *core) Ui() shared.Ui { return c.ui }
 
-// usage lists the commands found, with their synopses.
-func (c *core) usage() {
-	c.ui.Error("usage: host [-plugins DIR] [-v] COMMAND ARGS...")
-	paths, _ := filepath.Glob(filepath.Join(c.dir, "command-*"))
-	sort.Strings(paths)
+// list prints every component found, with its version and binary, and
+// each command's synopsis. The commands of one binary are dispensed from
+// one process: a set's components can share it.
+func (c *core) list(w io.Writer, dir string) {
+	comps := c.cat.All()
+	if len(comps) == 0 {
+		fmt.Fprintf(w, "no plugins found in %s\n", dir)
+		return
+	}
+	synopses := c.synopses(comps)
+	picked := map[string]string{}
+	for _, comp := range c.cat.Components() {
+		picked[comp.Kind+" "+comp.Name] = comp.Path
+	}
+	fmt.Fprintf(w, "components found in %s:\n", dir)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  KIND\tNAME\tVERSION\tBINARY\tSYNOPSIS")
+	for _, comp := range comps {
+		v := comp.Version
+		if v == "" {
+			v = "-"
+		}
+		bin := filepath.Base(comp.Path)
+		if picked[comp.Kind+" "+comp.Name] != comp.Path {
+			bin += " (shadowed)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", comp.Kind, comp.Name, v, bin, synopses[comp])
+	}
+	_ = tw.Flush()
+}
+
+// synopses asks every command for its synopsis: one process per binary,
+// all binaries at once.
+func (c *core) synopses(comps []host.Component) map[host.Component]string {
+	byPath := map[string][]host.Component{}
+	for _, comp := range comps {
+		if comp.Kind == shared.CommandPluginName {
+			byPath[comp.Path] = append(byPath[comp.Path], comp)
+		}
+	}
+	var mu sync.Mutex
+	out := map[host.Component]string{}
 	var wg sync.WaitGroup
-	lines := make([]string, len(paths))
-	for i, p := range paths {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			name := strings.TrimPrefix(filepath.Base(p), "command-")
-			lines[i] = fmt.Sprintf("  %-8s", name)
-			cl, err := c.client("command", name)
-			if err != nil {
-				return
-			}
+	for _, cs := range byPath {
+		wg.Go(func() {
+			cl := c.client(cs[0])
 			defer cl.Kill()
-			if cmd, err := cl.Command(); err == nil {
-				lines[i] += cmd.Synopsis()
+			for _, comp := range cs {
+				cmd, err := cl.DispenseCommand(comp.Dispense)
+				if err != nil {
+					c.logger.Warn("no synopsis", "command", comp.Name, "error", err)
+					continue
+				}
+				s := cmd.Synopsis()
+				mu.Lock()
+				out[comp] = s
+				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	if len(lines) > 0 {
-		c.ui.Error("commands:\n%s", strings.Join(lines, "\n"))
-	}
+	return out
 }
 
 // terminalUi says things on stdout and errors on stderr.

@@ -1,0 +1,260 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-version"
+	"github.com/plugwire/plugwire/internal/component"
+	"github.com/plugwire/plugwire/internal/wire"
+)
+
+// DiscoverOptions say how Discover finds plugins. The zero value is what
+// the function Discover uses.
+type DiscoverOptions struct {
+	// RequireChecksum skips every binary that has no FILE_SHA256SUM
+	// sidecar file. A binary whose sidecar does not match is skipped
+	// either way.
+	RequireChecksum bool
+
+	// DescribeTimeout bounds how long each binary may take to describe
+	// itself. Zero means DefaultDescribeTimeout.
+	DescribeTimeout time.Duration
+
+	// Parallel bounds how many binaries are described at once. Zero means
+	// four per CPU.
+	Parallel int
+
+	// goos is the operating system whose file naming applies; tests set
+	// it to check Windows naming on any system.
+	goos string
+}
+
+// Discover finds plugin binaries in dirs with the zero DiscoverOptions:
+// see DiscoverOptions.Discover.
+func Discover(ctx context.Context, prefix string, dirs ...string) (*Catalog, error) {
+	var o DiscoverOptions
+	return o.Discover(ctx, prefix, dirs...)
+}
+
+// Discover looks in each directory for executables whose base name
+// (without ".exe" on Windows) starts with prefix: the rest of the name is
+// the plugin's name, optionally followed by "_vX.Y.Z", its version, which
+// must be the version the binary describes. It describes the candidates in
+// parallel (after checking each against its FILE_SHA256SUM sidecar, when
+// it has one) and returns a Catalog of their components: a set's
+// component NAME of plugin PLUGIN is named PLUGIN-NAME, one with the empty
+// name PLUGIN. A binary that fails to describe, speaks another protocol
+// version, is not what its name says, or whose checksum is wrong or
+// missing when required, is skipped with a reason (Catalog.Skipped); so is
+// a directory that cannot be read. The error is for a bad prefix and for
+// ctx ending.
+func (o *DiscoverOptions) Discover(ctx context.Context, prefix string, dirs ...string) (*Catalog, error) {
+	if strings.ContainsAny(prefix, `/\`) {
+		return nil, fmt.Errorf("host: Discover: prefix %s contains a path separator", wire.Quote(prefix))
+	}
+	goos := o.goos
+	if goos == "" {
+		goos = runtime.GOOS
+	}
+	cands, skipped := findCandidates(goos, prefix, dirs)
+	timeout := o.DescribeTimeout
+	if timeout <= 0 {
+		timeout = DefaultDescribeTimeout
+	}
+	parallel := o.Parallel
+	if parallel <= 0 {
+		parallel = 4 * runtime.NumCPU()
+	}
+
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := range cands {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				cands[i].err = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			cands[i].describe(ctx, timeout, o.RequireChecksum)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("host: Discover: %w", err)
+	}
+
+	cat := &Catalog{skipped: skipped}
+	for i := range cands {
+		c := &cands[i]
+		if c.err != nil {
+			cat.skipped = append(cat.skipped, Skipped{Path: c.path, Reason: c.err.Error()})
+			continue
+		}
+		cat.add(c.components(i))
+	}
+	cat.sort()
+	return cat, nil
+}
+
+// candidate is a binary whose name makes it a plugin.
+type candidate struct {
+	path     string
+	plugin   string // its name after the prefix, without version or .exe
+	fileVer  string // the version in its name, or ""
+	desc     *Description
+	sha256   string
+	err      error // why it is skipped
+}
+
+// fileVersion is the "_vX.Y.Z" (semantic version) that may end a
+// plugin's name.
+var fileVersion = regexp.MustCompile(`_v([0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$`)
+
+// findCandidates lists the candidates in dirs, in order, and what it
+// skipped there.
+func findCandidates(goos, prefix string, dirs []string) ([]candidate, []Skipped) {
+	var cands []candidate
+	var skipped []Skipped
+	seen := map[string]bool{}
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			reason := err.Error()
+			if errors.Is(err, fs.ErrNotExist) {
+				reason = "no such directory"
+			}
+			skipped = append(skipped, Skipped{Path: dir, Reason: reason})
+			continue
+		}
+		for _, e := range entries {
+			base, ok := binaryBase(goos, e.Name())
+			if !ok || !strings.HasPrefix(base, prefix) {
+				continue
+			}
+			path := filepath.Join(dir, e.Name())
+			if abs, err := filepath.Abs(path); err == nil {
+				if seen[abs] {
+					continue
+				}
+				seen[abs] = true
+			}
+			c := candidate{path: path, plugin: base[len(prefix):]}
+			if m := fileVersion.FindStringSubmatchIndex(c.plugin); m != nil {
+				c.fileVer = c.plugin[m[2]:m[3]]
+				c.plugin = c.plugin[:m[0]]
+			}
+			if reason := checkCandidate(goos, path, c.plugin); reason != "" {
+				skipped = append(skipped, Skipped{Path: path, Reason: reason})
+				continue
+			}
+			cands = append(cands, c)
+		}
+	}
+	return cands, skipped
+}
+
+// binaryBase returns a file's name without ".exe" on Windows, and whether
+// the file can be a plugin binary at all by its name: on Windows only
+// .exe files can, and a checksum sidecar never is.
+func binaryBase(goos, name string) (string, bool) {
+	if strings.HasSuffix(name, SidecarSuffix) {
+		return "", false
+	}
+	if goos == "windows" {
+		ext := filepath.Ext(name)
+		if !strings.EqualFold(ext, ".exe") {
+			return "", false
+		}
+		return name[:len(name)-len(ext)], true
+	}
+	return name, true
+}
+
+// checkCandidate returns why the file at path cannot be the plugin named
+// plugin, or "".
+func checkCandidate(goos, path, plugin string) string {
+	if plugin == "" {
+		return "no plugin name after the prefix"
+	}
+	if err := component.CheckName(plugin); err != nil {
+		return "plugin " + err.Error()
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return err.Error()
+	case !fi.Mode().IsRegular():
+		return "not a regular file"
+	case goos != "windows" && fi.Mode().Perm()&0o111 == 0:
+		return "not executable"
+	}
+	return ""
+}
+
+// describe describes the candidate and checks what it says against its
+// name and this host.
+func (c *candidate) describe(ctx context.Context, timeout time.Duration, requireSum bool) {
+	d, sum, err := describe(ctx, c.path, timeout, requireSum)
+	if err != nil {
+		c.err = err
+		return
+	}
+	c.desc, c.sha256 = d, sum
+	if d.Protocol != int(wire.ProtocolVersion) {
+		c.err = fmt.Errorf("host: %s speaks plugwire protocol %d, this host %d", c.path, d.Protocol, wire.ProtocolVersion)
+		return
+	}
+	if c.fileVer != "" {
+		fv, _ := version.NewSemver(c.fileVer)
+		dv, err := version.NewSemver(d.Version)
+		if err != nil || !fv.Equal(dv) {
+			c.err = fmt.Errorf("host: %s is named version %s but describes version %s", c.path, c.fileVer, wire.Quote(d.Version))
+		}
+	}
+}
+
+// components lists what the described candidate provides; order is its
+// place in discovery, which breaks ties between equal versions.
+func (c *candidate) components(order int) []listing {
+	var es []listing
+	for kind, names := range c.desc.Components {
+		for _, name := range names {
+			full := c.plugin
+			if name != "" {
+				full += "-" + name
+			}
+			es = append(es, listing{
+				Component: Component{
+					Kind:     kind,
+					Name:     full,
+					Path:     c.path,
+					Dispense: component.DispenseName(kind, name),
+					Version:  c.desc.Version,
+					SHA256:   c.sha256,
+				},
+				order: order,
+			})
+		}
+	}
+	return es
+}
+
+// Skipped is a file or directory Discover did not take, and why.
+type Skipped struct {
+	Path   string
+	Reason string
+}

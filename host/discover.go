@@ -112,12 +112,12 @@ func (o *DiscoverOptions) Discover(ctx context.Context, prefix string, dirs ...s
 
 // candidate is a binary whose name makes it a plugin.
 type candidate struct {
-	path     string
-	plugin   string // its name after the prefix, without version or .exe
-	fileVer  string // the version in its name, or ""
-	desc     *Description
-	sha256   string
-	err      error // why it is skipped
+	path    string
+	plugin  string // its name after the prefix, without version or .exe
+	fileVer string // the version in its name, or ""
+	desc    *Description
+	sha256  string
+	err     error // why it is skipped
 }
 
 // fileVersion is the "_vX.Y.Z" (semantic version) that may end a

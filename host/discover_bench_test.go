@@ -1,0 +1,155 @@
+package host_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/plugwire/plugwire/host"
+)
+
+// BenchmarkDescribe runs "plugin-demo describe": the cost of learning
+// what a binary serves, to compare with BenchmarkStartToAddress.
+func BenchmarkDescribe(b *testing.B) {
+	path := examplePlugin("plugin-demo")
+	for b.Loop() {
+		if _, err := host.Describe(context.Background(), path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStartToAddress starts plugin-demo as a host does and reads its
+// address line (the process is then killed, outside the timing).
+func BenchmarkStartToAddress(b *testing.B) {
+	path := examplePlugin("plugin-demo")
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	env := append(os.Environ(),
+		"PACKER_PLUGIN_MIN_PORT=10000", "PACKER_PLUGIN_MAX_PORT=25000",
+		"PLUGWIRE_SECRET="+hex.EncodeToString(secret))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(path)
+		cmd.Env = env
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		b.StartTimer()
+	}
+}
+
+// BenchmarkDiscover50 discovers 50 plugin binaries (links to plugin-demo
+// under 50 names) in one directory, without and with sidecar checksums.
+func BenchmarkDiscover50(b *testing.B) {
+	src := examplePlugin("plugin-demo")
+	for _, sums := range []bool{false, true} {
+		b.Run(fmt.Sprintf("checksums=%v", sums), func(b *testing.B) {
+			dir := b.TempDir()
+			for i := range 50 {
+				dst := filepath.Join(dir, fmt.Sprintf("plugin-demo%02d", i))
+				if err := linkOrCopy(src, dst); err != nil {
+					b.Fatal(err)
+				}
+				if sums {
+					writeSum(b, dst)
+				}
+			}
+			opts := &host.DiscoverOptions{RequireChecksum: sums}
+			for b.Loop() {
+				cat, err := opts.Discover(context.Background(), "plugin-", dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n := len(cat.Components()); n != 150 || len(cat.Skipped()) != 0 {
+					b.Fatalf("found %d components, skipped %v", n, cat.Skipped())
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStartChecksum is start to first dispense of plugin-demo with
+// and without Config.SHA256, which hashes the binary before it starts.
+func BenchmarkStartChecksum(b *testing.B) {
+	path := examplePlugin("plugin-demo")
+	sum := fileSum(b, path)
+	for _, with := range []bool{false, true} {
+		b.Run(fmt.Sprintf("sha256=%v", with), func(b *testing.B) {
+			cfg := host.Config{Logger: hclog.NewNullLogger()}
+			if with {
+				cfg.SHA256 = sum
+			}
+			for i := 0; i < b.N; i++ {
+				cfg.Cmd = exec.Command(path)
+				c := host.NewClient(&cfg)
+				if _, err := c.DispenseBuilder("builder/sleep"); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				c.Kill()
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+func linkOrCopy(src, dst string) error {
+	if os.Link(src, dst) == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func fileSum(b *testing.B, path string) string {
+	b.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		b.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func writeSum(b *testing.B, path string) {
+	b.Helper()
+	if err := os.WriteFile(path+host.SidecarSuffix, []byte(fileSum(b, path)+"\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}

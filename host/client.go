@@ -104,7 +104,7 @@ func (c *Client) Exited() bool {
 	return isClosed(c.exitedCh())
 }
 
-// check validates the configuration.
+// check validates the configuration, and the binary against Config.SHA256.
 func (c *Client) check() error {
 	cmd := c.cfg.Cmd
 	switch {

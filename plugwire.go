@@ -29,7 +29,6 @@ package plugwire
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -88,12 +87,13 @@ func serve(plugins map[string]plugin.Plugin) error {
 	signal.Notify(make(chan os.Signal, 1), os.Interrupt)
 
 	hostGone := make(chan struct{})
-	if os.Getenv(wire.EnvLifeline) == wire.LifelineStdin {
+	if v, ok := os.LookupEnv(wire.EnvLifeline); ok {
 		_ = os.Unsetenv(wire.EnvLifeline)
-		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
-			close(hostGone)
-		}()
+		lifeline, err := wire.OpenLifeline(v)
+		if err != nil {
+			return err
+		}
+		wire.WatchLifeline(lifeline, hostGone)
 	}
 
 	ln, err := wire.Listen(minPort, maxPort)

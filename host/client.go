@@ -114,6 +114,8 @@ func (c *Client) check() error {
 		return fmt.Errorf("host: Config.Cmd for %s was already started; give each Client a fresh exec.Cmd", cmd.Path)
 	case cmd.Stdout != nil || cmd.Stderr != nil:
 		return fmt.Errorf("host: Config.Cmd for %s has Stdout or Stderr set; plugwire reads them (use Config.Stdout and Config.Logger)", cmd.Path)
+	case cmd.Stdin != nil:
+		return fmt.Errorf("host: Config.Cmd for %s has Stdin set; plugwire sets it (use Config.Stdin)", cmd.Path)
 	case c.cfg.StartTimeout < 0:
 		return fmt.Errorf("host: Config.StartTimeout %v is negative", c.cfg.StartTimeout)
 	case c.cfg.KillGrace < 0:
@@ -144,17 +146,22 @@ func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 		wire.EnvSecret+"="+secret.Env(),
 		wire.EnvConnectTimeout+"="+c.cfg.StartTimeout.String(),
 	)
-	var lifeline *os.File
-	if cmd.Stdin == nil {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return fmt.Errorf("host: creating lifeline pipe for %s: %w", c.name, err)
-		}
-		defer r.Close()
-		cmd.Stdin, lifeline = r, w
-		env = append(env, wire.EnvLifeline+"="+wire.LifelineStdin)
+	// The lifeline: the plugin exits when its read end sees EOF, which the
+	// host's death or Kill causes. The read end is the child's alone (the
+	// host closes its copy once the child started); the write end is
+	// never inherited.
+	r, lifeline, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("host: creating lifeline pipe for %s: %w", c.name, err)
 	}
-	cmd.Env = env
+	defer r.Close()
+	v, err := wire.PassLifeline(cmd, r)
+	if err != nil {
+		_ = lifeline.Close()
+		return fmt.Errorf("host: passing the lifeline to %s: %w", c.name, err)
+	}
+	cmd.Env = append(env, wire.EnvLifeline+"="+v)
+	cmd.Stdin = c.cfg.Stdin
 
 	addrCh := make(chan string, 1)
 	stdout := &lineWriter{max: wire.MaxAddressLine + 1}
@@ -171,9 +178,7 @@ func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 	cmd.WaitDelay = 500 * time.Millisecond
 
 	if err := cmd.Start(); err != nil {
-		if lifeline != nil {
-			_ = lifeline.Close()
-		}
+		_ = lifeline.Close()
 		return fmt.Errorf("host: starting plugin %s: %w", cmd.Path, err)
 	}
 	c.mu.Lock()

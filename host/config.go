@@ -19,12 +19,21 @@ const (
 
 // Config says how to start one plugin binary and what it serves.
 type Config struct {
-	// Cmd is the plugin binary to start; required. Its Stdout and Stderr
-	// must be nil: the host reads them (see Stdout and Logger). Its Env,
-	// when nil, is the host's environment; the plugwire variables are
-	// added either way. When its Stdin is nil the host uses it as the
-	// plugin's lifeline: the plugin exits when the host dies.
+	// Cmd is the plugin binary to start; required. Its Stdin, Stdout and
+	// Stderr must be nil: the host sets them (see Stdin, Stdout and
+	// Logger). Its Env, when nil, is the host's environment; the plugwire
+	// variables are added either way. The host adds one inherited
+	// descriptor after its ExtraFiles (a handle on Windows): the plugin's
+	// lifeline, a pipe whose end tells the plugin that its host is gone.
 	Cmd *exec.Cmd
+
+	// Stdin is the plugin's standard input, as exec.Cmd's Stdin: nil means
+	// none (the null device); an *os.File, such as the host's os.Stdin, is
+	// passed as it is; any other reader is copied to the plugin through a
+	// pipe until it ends or the plugin exits (a Read that blocks on
+	// holds only that copy's goroutine). plugwire does not use the
+	// plugin's stdin.
+	Stdin io.Reader
 
 	// MinPort and MaxPort bound, inclusively, the ports the plugin may
 	// listen on. Zero means 10000 and 25000.

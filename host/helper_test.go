@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"os"
@@ -27,6 +28,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire"
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/wire"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -39,6 +41,9 @@ const (
 	envDelay     = "PLUGWIRE_TEST_DELAY"     // how long "slow" sleeps before Serve
 	envMoment    = "PLUGWIRE_TEST_MOMENT"    // when the "host" behaviour waits to be killed
 	envFloodSize = "PLUGWIRE_TEST_FLOODSIZE" // bytes "flood" writes to each stream
+	// envNoLifeline, "1", makes a serving helper drop its lifeline before
+	// Serve: it has only its connection to tell that the host is gone.
+	envNoLifeline = "PLUGWIRE_TEST_NOLIFELINE"
 )
 
 // helperPidMsg is the message of the hclog JSON entry every helper logs on
@@ -169,6 +174,9 @@ func runHelper(behaviour string) int {
 var moreHelpers = map[string]func() int{}
 
 func serveHelper() int {
+	if os.Getenv(envNoLifeline) == "1" {
+		_ = os.Unsetenv(wire.EnvLifeline)
+	}
 	stubborn := os.Getenv(envStubborn) == "1"
 	if stubborn {
 		signal.Ignore(syscall.SIGTERM)
@@ -251,6 +259,13 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 	switch a := b.action("run"); a {
 	case "say":
 		ui.Say("run says hello")
+		return nil
+	case "stdin":
+		in, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			return err
+		}
+		ui.Say("stdin: %q", in)
 		return nil
 	case "block":
 		ui.Say("blocking until cancelled")
@@ -362,24 +377,28 @@ func hostHelper() int {
 	moment := os.Getenv(envMoment)
 	behaviour := "serve"
 	var extra []string
-	if moment == "starting" {
+	if strings.HasPrefix(moment, "starting") {
 		behaviour = "slow"
 		extra = append(extra, envDelay+"=300ms")
 	}
-	cmd := helperCmd(behaviour, extra...)
-	if strings.HasSuffix(moment, "nolifeline") {
-		// A host that sets Stdin gives the plugin no lifeline: the plugin
-		// has only its connection to tell that the host is gone.
-		cmd.Stdin = strings.NewReader("")
+	cfg := &host.Config{Logger: logger, StartTimeout: 30 * time.Second}
+	switch {
+	case strings.HasSuffix(moment, "nolifeline"):
+		extra = append(extra, envNoLifeline+"=1")
+	case strings.HasSuffix(moment, "stdin"):
+		// The host passes its own stdin, which the test holds open: the
+		// plugin's stdin outlives the host, its lifeline does not.
+		cfg.Stdin = os.Stdin
 	}
-	c := host.NewClient(&host.Config{Cmd: cmd, Logger: logger, StartTimeout: 30 * time.Second})
+	cfg.Cmd = helperCmd(behaviour, extra...)
+	c := host.NewClient(cfg)
 	b, err := c.Builder()
 	if err != nil {
 		logger.Error("hosthelper: start failed", "error", err)
 		return 1
 	}
 	switch moment {
-	case "idle", "idle-nolifeline":
+	case "idle", "idle-nolifeline", "idle-stdin":
 		logger.Info("hosthelper: at " + moment)
 	case "idle-many", "idle-many-nolifeline":
 		// Every dispensed object holds a stream the plugin must not

@@ -207,10 +207,11 @@ func TestKillManyDispensed(t *testing.T) {
 			if tc.stubborn {
 				stubborn = "1"
 			}
-			p := newPlug(t, cfg, "serve", envStubborn+"="+stubborn)
+			noLifeline := "0"
 			if !tc.lifeline {
-				cfg.Cmd.Stdin = strings.NewReader("") // a host's own stdin: no lifeline
+				noLifeline = "1"
 			}
+			p := newPlug(t, cfg, "serve", envStubborn+"="+stubborn, envNoLifeline+"="+noLifeline)
 			bs := dispenseMany(t, p, manyDispensed)
 			pid := p.pid(t)
 			if err := bs[0].Prepare(map[string]interface{}{"run": "ignorectx"}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -31,14 +32,15 @@ var becomeSubreaper = sync.OnceValue(func() error {
 })
 
 // If the host is SIGKILLed, at any moment, its plugin exits on its own
-// within 2 s: through its lifeline (stdin) or, when the host gave it none,
-// through its connection.
+// within 2 s: through its lifeline (an inherited descriptor, not stdin: a
+// stdin the host gives that never ends changes nothing) or, when the
+// plugin dropped its lifeline, through its connection.
 func TestPluginOutlivesNoHost(t *testing.T) {
 	t.Parallel()
 	if err := becomeSubreaper(); err != nil {
 		t.Logf("cannot become a child subreaper (%v): orphans are checked through /proc", err)
 	}
-	for _, moment := range []string{"starting", "idle", "idle-nolifeline", "idle-many", "idle-many-nolifeline", "midcall"} {
+	for _, moment := range []string{"starting", "starting-stdin", "idle", "idle-nolifeline", "idle-stdin", "idle-many", "idle-many-nolifeline", "midcall"} {
 		t.Run(moment, func(t *testing.T) {
 			t.Parallel()
 			hostCmd := exec.Command(testExe)
@@ -49,8 +51,22 @@ func TestPluginOutlivesNoHost(t *testing.T) {
 			}
 			hostErr := &testutil.Buffer{}
 			hostCmd.Stderr = hostErr
+			var stdin *os.File
+			if strings.HasSuffix(moment, "stdin") {
+				// The host passes this stdin on to its plugin; the test
+				// keeps it open past the host's death.
+				r, w, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = w.Close() })
+				hostCmd.Stdin, stdin = r, r
+			}
 			if err := hostCmd.Start(); err != nil {
 				t.Fatal(err)
+			}
+			if stdin != nil {
+				_ = stdin.Close()
 			}
 			hostDone := make(chan struct{})
 			go func() {
@@ -66,7 +82,7 @@ func TestPluginOutlivesNoHost(t *testing.T) {
 			// the moment is "starting", the moment itself.
 			var log []string
 			pid := 0
-			reached := moment == "starting"
+			reached := strings.HasPrefix(moment, "starting")
 			timeout := time.After(20 * time.Second)
 			sc := bufio.NewScanner(out)
 			linec := make(chan string)

@@ -121,6 +121,9 @@ func TestPluginBadEnvironment(t *testing.T) {
 		{"secret too short", with("PLUGWIRE_SECRET=abcd"), []string{"PLUGWIRE_SECRET", "64 hex digits"}},
 		{"connect timeout not a duration", with("PLUGWIRE_CONNECT_TIMEOUT=soon"), []string{"PLUGWIRE_CONNECT_TIMEOUT", `"soon"`}},
 		{"connect timeout negative", with("PLUGWIRE_CONNECT_TIMEOUT=-1s"), []string{"PLUGWIRE_CONNECT_TIMEOUT", `"-1s"`}},
+		{"lifeline on stdin (an older host)", with("PLUGWIRE_LIFELINE=stdin"), []string{"PLUGWIRE_LIFELINE", `"stdin"`}},
+		{"lifeline negative", with("PLUGWIRE_LIFELINE=-1"), []string{"PLUGWIRE_LIFELINE", `"-1"`}},
+		{"lifeline not open", with("PLUGWIRE_LIFELINE=77"), []string{"PLUGWIRE_LIFELINE=77", "not open"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

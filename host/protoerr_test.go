@@ -57,7 +57,11 @@ func goAwayHelper() int {
 		DoneCh:  make(chan struct{}),
 	}
 	go srv.ServeConn(mc)
-	_, _ = os.Stdin.Read(make([]byte, 1)) // the lifeline
+	lifeline, err := wire.OpenLifeline(os.Getenv(wire.EnvLifeline))
+	if err != nil {
+		return 1
+	}
+	_, _ = lifeline.Read(make([]byte, 1)) // until the host is gone
 	return 0
 }
 

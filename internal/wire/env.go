@@ -20,13 +20,12 @@ const (
 	// EnvSecret carries the per-launch secret the host proves on connect,
 	// hex encoded. The plugin unsets it once read.
 	EnvSecret = "PLUGWIRE_SECRET"
-	// EnvLifeline, set to "stdin", tells the plugin that its standard input
-	// is a pipe held open by the host: EOF on it means the host is gone.
+	// EnvLifeline names the inherited descriptor (a handle on Windows)
+	// that is the plugin's lifeline: a pipe the host holds open, whose EOF
+	// means the host is gone (see PassLifeline). The plugin unsets it once
+	// read.
 	EnvLifeline = "PLUGWIRE_LIFELINE"
 )
-
-// LifelineStdin is the value of EnvLifeline for the stdin lifeline.
-const LifelineStdin = "stdin"
 
 // ErrNotStartedByHost reports a plugin binary run with none of the plugwire
 // variables set, which is what happens when a person runs it by hand.

@@ -66,13 +66,14 @@ func init() {
 }
 
 // startPhases are starts that hang in each phase a cancel can hit: a
-// program that waits on stdin and never prints (/bin/cat), a plugin that
+// program that is no plugin and never prints (sleep; /bin/cat no longer
+// waits: a plugin's stdin is empty unless Config.Stdin says), a plugin that
 // prints nothing, and one that accepts the connection and never answers.
 var startPhases = []struct {
 	name string
 	cmd  func() *exec.Cmd
 }{
-	{"cat", func() *exec.Cmd { return exec.Command("/bin/cat") }},
+	{"sleep", func() *exec.Cmd { return exec.Command("sleep", "60") }},
 	{"no address", func() *exec.Cmd { return helperCmd("silent") }},
 	{"handshake", func() *exec.Cmd { return helperCmd("mute") }},
 }
@@ -102,7 +103,7 @@ func TestStartCancel(t *testing.T) {
 				go func() { errc <- c.Start(ctx) }()
 				// Cancel once the start is in the phase under test.
 				switch ph.name {
-				case "cat":
+				case "sleep":
 					sink.waitFor(t, 10*time.Second, "plugin started", msgIs("plugin started"))
 				case "no address":
 					sink.waitFor(t, 10*time.Second, "helper's pid", msgIs(helperPidMsg))
@@ -532,7 +533,7 @@ func TestStartErrorsIs(t *testing.T) {
 			want: host.ErrVersionMismatch, text: fmt.Sprintf("plugin speaks plugwire protocol 99, this host speaks %d", wire.ProtocolVersion)},
 		{name: "cancelled", cmd: func() *exec.Cmd { return helperCmd("serve") }, ctx: func() context.Context { return cancelled },
 			want: context.Canceled, text: "context canceled"},
-		{name: "deadline", cmd: func() *exec.Cmd { return exec.Command("/bin/cat") }, ctx: func() context.Context { return deadlineIn(t, 200*time.Millisecond) },
+		{name: "deadline", cmd: func() *exec.Cmd { return exec.Command("sleep", "60") }, ctx: func() context.Context { return deadlineIn(t, 200*time.Millisecond) },
 			want: context.DeadlineExceeded, text: "deadline exceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -32,11 +32,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
-	"github.com/plugwire/plugwire/internal/muxconn"
+	"github.com/plugwire/plugwire/internal/rpcconn"
 	"github.com/plugwire/plugwire/internal/wire"
 )
 
@@ -112,27 +111,6 @@ func serve(plugins map[string]plugin.Plugin) error {
 	if err != nil {
 		return err
 	}
-	mc := muxconn.Wrap(conn)
-	defer mc.Close()
-
-	quit := make(chan struct{})
-	served := make(chan struct{})
-	srv := &plugin.RPCServer{
-		Plugins: plugins,
-		// go-plugin streams these to the host; plugwire's host reads the
-		// process's own stdout and stderr instead, so there is nothing to send.
-		Stdout: strings.NewReader(""),
-		Stderr: strings.NewReader(""),
-		DoneCh: quit,
-	}
-	go func() {
-		srv.ServeConn(mc)
-		close(served)
-	}()
-	select {
-	case <-served: // the host closed the connection
-	case <-quit: // the host asked us to quit
-	case <-hostGone: // the host process is gone
-	}
+	rpcconn.Serve(conn, plugins, hostGone)
 	return nil
 }

@@ -1,0 +1,89 @@
+// Package rpcconn runs go-plugin's net/rpc protocol over one plugwire
+// connection, once for every caller: the plugin side (Serve, used by the
+// root package's Serve, its debug mode and plugwiretest) and the host side
+// (Open, used by plugwiretest and package host's reattach).
+package rpcconn
+
+import (
+	"net"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire/internal/muxconn"
+	"github.com/plugwire/plugwire/internal/wire"
+)
+
+// serveEndWait bounds how long Serve waits, after closing the connection,
+// for go-plugin's server to notice and return.
+const serveEndWait = time.Second
+
+// Serve serves plugins on conn, a connection whose host has proven the
+// secret (wire.AcceptHost), until the host closes the connection or asks
+// the plugin to quit, or stop is closed. It closes conn, waits boundedly
+// for go-plugin's server to return, and returns.
+func Serve(conn net.Conn, plugins map[string]plugin.Plugin, stop <-chan struct{}) {
+	mc := muxconn.Wrap(conn)
+	quit := make(chan struct{})
+	served := make(chan struct{})
+	srv := &plugin.RPCServer{
+		Plugins: plugins,
+		// go-plugin streams these to the host; plugwire's host reads the
+		// process's own stdout and stderr instead, so there is nothing to send.
+		Stdout: strings.NewReader(""),
+		Stderr: strings.NewReader(""),
+		DoneCh: quit,
+	}
+	go func() {
+		srv.ServeConn(mc)
+		close(served)
+	}()
+	select {
+	case <-served: // the host closed the connection
+	case <-quit: // the host asked us to quit
+	case <-stop: // the host process is gone, or the server is stopping
+	}
+	_ = mc.Close()
+	t := time.NewTimer(serveEndWait)
+	defer t.Stop()
+	select {
+	case <-served:
+	case <-t.C:
+	}
+}
+
+// Open starts the host's side of a connection to a plugin: it sends the
+// hello proving s on raw and opens go-plugin's RPC session over it at
+// once, without waiting for the plugin's answer, which the session's
+// first read checks (wire.Pending). Nothing a caller gives crosses before
+// the answer is checked: every call needs a dispensed object, and
+// Dispense's reply is read only after the answer. The answer is due by
+// due. On failure raw is closed; when the answer failed its check,
+// pending.Err says why.
+func Open(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.Plugin) (conn *muxconn.Conn, rpcClient *plugin.RPCClient, pending *wire.Pending, err error) {
+	pending, err = wire.SendHello(raw, s, due)
+	if err != nil {
+		_ = raw.Close()
+		return nil, nil, nil, err
+	}
+	conn = muxconn.Wrap(raw)
+	// A failed check resets the streams the session has opened, so it is
+	// reported only once go-plugin has finished opening them: yamux logs
+	// "[ERR] yamux: aborted stream open" for a stream reset while its
+	// opening is under way. Opening a stream never waits for a read.
+	opened := make(chan struct{})
+	conn.ReadAfter(func() error {
+		err := pending.Check()
+		if err != nil {
+			<-opened
+		}
+		return err
+	})
+	rpcClient, err = plugin.NewRPCClient(conn, plugins)
+	close(opened)
+	if err != nil {
+		_ = conn.Close()
+		return nil, nil, pending, err
+	}
+	return conn, rpcClient, pending, nil
+}

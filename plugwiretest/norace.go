@@ -1,0 +1,5 @@
+//go:build !race
+
+package plugwiretest
+
+const raceEnabled = false

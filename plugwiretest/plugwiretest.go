@@ -1,0 +1,224 @@
+// Package plugwiretest tests plugwire plugins: in the test's own process,
+// over the same wire as a plugin binary, or as the real binary.
+//
+// Builder, Command and Dispense serve an implementation in the test's
+// process over a real loopback TCP connection, with plugwire's preamble
+// and go-plugin's net/rpc protocol, exactly as a plugin binary does:
+// configs cross as JSON, arguments and replies as gob, callbacks (Build,
+// Ui, Environment) on streams of the same connection, cancellation and
+// errors as in production. A value that does not survive the trip fails in
+// the test, not in the field. Binary builds a plugin's main package and
+// returns a host client for the real process.
+//
+// Everything is torn down by t.Cleanup: methods still running are
+// cancelled, and must return within CallGrace; then the connection is
+// closed and every goroutine the kit started has ended. The functions are
+// safe in parallel tests. A test that checks for leaked goroutines with
+// go.uber.org/goleak does so after the kit's cleanup: in TestMain
+// (goleak.VerifyTestMain), or with t.Cleanup(func() { goleak.VerifyNone(t) })
+// registered before the kit is used (cleanups run last registered first).
+package plugwiretest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/rpc"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire/internal/muxconn"
+	"github.com/plugwire/plugwire/internal/rpcconn"
+	"github.com/plugwire/plugwire/internal/wire"
+	"github.com/plugwire/plugwire/shared"
+)
+
+// CallGrace is how long a plugin method still running when the test ends
+// has to return once its context is cancelled. One that does not is a
+// test failure: a plugin must return promptly once ctx is done, or its
+// host kills it.
+const CallGrace = 10 * time.Second
+
+// Builder serves b as a builder plugin in the test's process and returns
+// the shared.Builder a host would get for it.
+func Builder(t testing.TB, b shared.Builder) shared.Builder {
+	t.Helper()
+	if b == nil {
+		t.Fatal("plugwiretest.Builder: the shared.Builder is nil")
+	}
+	raw := Dispense(t, map[string]plugin.Plugin{shared.BuilderPluginName: &shared.BuilderPlugin{Impl: b}}, shared.BuilderPluginName)
+	return raw.(shared.Builder)
+}
+
+// Command serves c as a command plugin in the test's process and returns
+// the shared.Command a host would get for it; it is a
+// shared.RemoteCommand, whose RunErr and SynopsisErr also return the
+// errors of the calls themselves.
+func Command(t testing.TB, c shared.Command) shared.Command {
+	t.Helper()
+	if c == nil {
+		t.Fatal("plugwiretest.Command: the shared.Command is nil")
+	}
+	raw := Dispense(t, map[string]plugin.Plugin{shared.CommandPluginName: &shared.CommandPlugin{Impl: c}}, shared.CommandPluginName)
+	return raw.(shared.Command)
+}
+
+// Dispense serves plugins (any go-plugin net/rpc plugins, with their Impl
+// set, as a plugin binary's main gives them to plugwire.Serve) in the
+// test's process, connects to them as a host does with the same map, and
+// returns what the host's Dispense(name) returns. Each call has its own
+// connection. Like t.Fatal, it must be called from the test's goroutine.
+func Dispense(t testing.TB, plugins map[string]plugin.Plugin, name string) any {
+	t.Helper()
+	k, err := serve(plugins)
+	if err != nil {
+		t.Fatalf("plugwiretest: serving %q: %v", name, err)
+	}
+	t.Cleanup(func() { k.close(t, CallGrace) })
+	raw, err := k.rpc.Dispense(name)
+	if err != nil {
+		if perr := k.pending.Err(); perr != nil {
+			err = perr
+		}
+		t.Fatalf("plugwiretest: dispensing %q: %v", name, err)
+	}
+	return raw
+}
+
+// kit is one in-process plugin and the host's connection to it.
+type kit struct {
+	calls   *calls
+	stop    chan struct{} // closed to stop the plugin side
+	served  chan struct{} // closed once the plugin side has returned
+	conn    *muxconn.Conn // the host's end
+	rpc     *plugin.RPCClient
+	pending *wire.Pending
+}
+
+// handshakeWait bounds the in-process preamble, which takes microseconds.
+const handshakeWait = 2 * wire.HandshakeTimeout
+
+// serve starts the plugin side on a fresh loopback listener and connects
+// to it as a host does.
+func serve(plugins map[string]plugin.Plugin) (*kit, error) {
+	secret, err := wire.NewSecret()
+	if err != nil {
+		return nil, err
+	}
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listening on loopback: %w", err)
+	}
+	k := &kit{calls: newCalls(), stop: make(chan struct{}), served: make(chan struct{})}
+	deadline := time.Now().Add(handshakeWait)
+	type accepted struct {
+		conn net.Conn
+		err  error
+	}
+	acc := make(chan accepted, 1)
+	go func() {
+		conn, err := wire.AcceptHost(ln, secret, deadline, k.stop)
+		acc <- accepted{conn, err}
+	}()
+	fail := func(err error) (*kit, error) {
+		close(k.stop)
+		if a := <-acc; a.conn != nil {
+			_ = a.conn.Close()
+		}
+		return nil, err
+	}
+	d := net.Dialer{Deadline: deadline}
+	raw, err := d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return fail(fmt.Errorf("connecting to %s: %w", ln.Addr(), err))
+	}
+	k.conn, k.rpc, k.pending, err = rpcconn.Open(raw, secret, deadline, plugins)
+	if err != nil {
+		return fail(fmt.Errorf("opening the RPC session: %w", err))
+	}
+	a := <-acc
+	if a.err != nil {
+		_ = k.conn.Close()
+		_ = k.rpc.Close()
+		return fail(a.err)
+	}
+	served := k.calls.wrap(plugins)
+	go func() {
+		defer close(k.served)
+		rpcconn.Serve(a.conn, served, k.stop)
+	}()
+	return k, nil
+}
+
+// serveEndWait bounds how long the plugin side may take to see the host
+// hang up.
+const serveEndWait = 5 * time.Second
+
+// close ends what serve started: it cancels the calls still running and
+// waits up to grace for them, hangs up as a host's Kill does, and waits
+// for the plugin side to return.
+func (k *kit) close(t testing.TB, grace time.Duration) {
+	if running := k.calls.end(grace); len(running) > 0 {
+		t.Errorf("plugwiretest: still running %v after their context was cancelled at the end of the test: a plugin must return promptly once ctx is done", running)
+	}
+	// Hang up the way a host's Kill does: close the write side, so that
+	// what the plugin still sends arrives, and let its side end first.
+	_ = k.conn.CloseWrite()
+	t2 := time.NewTimer(serveEndWait)
+	defer t2.Stop()
+	select {
+	case <-k.served:
+	case <-t2.C:
+		t.Errorf("plugwiretest: the plugin side did not end within %v of the host hanging up", serveEndWait)
+		close(k.stop)
+		<-k.served
+	}
+	_ = k.rpc.Close()
+	_ = k.conn.Close()
+	select {
+	case <-k.stop:
+	default:
+		close(k.stop)
+	}
+}
+
+// wrap returns plugins as the plugin side serves them: the Impl of
+// plugwire's own contracts wrapped so that calls tracks their calls, and
+// every plugin's RPC server checked as net/rpc will serve it.
+func (c *calls) wrap(plugins map[string]plugin.Plugin) map[string]plugin.Plugin {
+	out := make(map[string]plugin.Plugin, len(plugins))
+	for name, p := range plugins {
+		switch sp := p.(type) {
+		case *shared.BuilderPlugin:
+			if sp.Impl != nil {
+				p = &shared.BuilderPlugin{Impl: &builder{impl: sp.Impl, calls: c}}
+			}
+		case *shared.CommandPlugin:
+			if sp.Impl != nil {
+				p = &shared.CommandPlugin{Impl: &command{impl: sp.Impl, calls: c}}
+			}
+		}
+		out[name] = checked{p}
+	}
+	return out
+}
+
+// checked is a plugin whose RPC server is checked before go-plugin serves
+// it: go-plugin only logs a server net/rpc refuses (unexported argument
+// types, no suitable methods), and the host's calls on it then wait
+// forever. The kit makes that Dispense fail instead.
+type checked struct{ plugin.Plugin }
+
+func (c checked) Server(b *plugin.MuxBroker) (any, error) {
+	impl, err := c.Plugin.Server(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := rpc.NewServer().RegisterName("Plugin", impl); err != nil {
+		return nil, fmt.Errorf("plugwiretest: net/rpc cannot serve the %T this plugin's Server returned: %v", impl, err)
+	}
+	return impl, nil
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/internal/muxconn"
+	"github.com/plugwire/plugwire/internal/rpcconn"
 	"github.com/plugwire/plugwire/internal/wire"
 	"github.com/plugwire/plugwire/shared"
 )
@@ -241,37 +242,18 @@ func (c *Client) connect(ctx context.Context, a *attempt, addrCh <-chan string, 
 	// closes the connection, which ends them at once.
 	stopClose := context.AfterFunc(ctx, func() { _ = raw.Close() })
 	// The hello goes out now and the plugin's answer is read by yamux's
-	// first read: the host opens go-plugin's streams and sends the first
-	// Dispense request while the answer is on the way, which saves a round
-	// trip. Nothing a caller gives crosses before the answer is checked:
-	// every call needs a dispensed object, and Dispense's reply is only
-	// read after the answer.
+	// first read (rpcconn.Open): the host opens go-plugin's streams and
+	// sends the first Dispense request while the answer is on the way,
+	// which saves a round trip.
 	due := answerDue{by: time.Now().Add(answerTimeout), capped: true}
 	if a.deadline.Before(due.by) {
 		due = answerDue{by: a.deadline}
 	}
-	pending, err := wire.SendHello(raw, secret, due.by)
+	conn, rpcClient, pending, err := rpcconn.Open(raw, secret, due.by, c.plugins.m)
 	if err != nil {
-		_ = raw.Close()
-		return c.handshakeErr(ctx, err, due)
-	}
-	conn := muxconn.Wrap(raw)
-	// A failed check resets the streams the session has opened, so it is
-	// reported only once go-plugin has finished opening them: yamux logs
-	// "[ERR] yamux: aborted stream open" for a stream reset while its
-	// opening is under way. Opening a stream never waits for a read.
-	opened := make(chan struct{})
-	conn.ReadAfter(func() error {
-		err := pending.Check()
-		if err != nil {
-			<-opened
+		if pending == nil {
+			return c.handshakeErr(ctx, err, due)
 		}
-		return err
-	})
-	rpcClient, err := plugin.NewRPCClient(conn, c.plugins.m)
-	close(opened)
-	if err != nil {
-		_ = conn.Close()
 		if herr := pending.Err(); herr != nil {
 			return c.handshakeErr(ctx, herr, due)
 		}

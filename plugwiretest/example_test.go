@@ -71,9 +71,11 @@ func (upper) Run(_ context.Context, env shared.Environment, args []string) int {
 // env is the host's side of a command's Environment.
 type env struct{}
 
-func (env) Builder(name string) (shared.Builder, error) { return nil, fmt.Errorf("no builder %q", name) }
-func (env) Cli(context.Context, []string) (int, error)  { return 0, nil }
-func (env) Ui() shared.Ui                               { return printUi{} }
+func (env) Builder(name string) (shared.Builder, error) {
+	return nil, fmt.Errorf("no builder %q", name)
+}
+func (env) Cli(context.Context, []string) (int, error) { return 0, nil }
+func (env) Ui() shared.Ui                              { return printUi{} }
 
 func ExampleCommand() {
 	inTest(func(t testing.TB) {
@@ -109,7 +111,9 @@ func (s *GreeterServer) Greet(name string, reply *string) error {
 
 type GreeterPlugin struct{ Impl Greeter }
 
-func (p *GreeterPlugin) Server(*plugin.MuxBroker) (any, error) { return &GreeterServer{Impl: p.Impl}, nil }
+func (p *GreeterPlugin) Server(*plugin.MuxBroker) (any, error) {
+	return &GreeterServer{Impl: p.Impl}, nil
+}
 func (*GreeterPlugin) Client(_ *plugin.MuxBroker, c *rpc.Client) (any, error) {
 	return greeterRPC{c: c}, nil
 }

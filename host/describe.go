@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-version"
@@ -78,9 +79,31 @@ func describe(ctx context.Context, path string, timeout time.Duration, requireSu
 // errDescribeTimeout is the cause of a describe that ran out of its time.
 var errDescribeTimeout = errors.New("describe timed out")
 
-// runDescribe runs "path describe" and returns its stdout.
+// runDescribe runs "path describe" and returns its stdout. A binary just
+// written may fail to start with ETXTBSY while a process forked meanwhile
+// by this program still holds it open for writing until its exec
+// (go.dev/issue/22315): that is tried again, as the go command does.
 func runDescribe(ctx context.Context, path string, timeout time.Duration) ([]byte, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errDescribeTimeout)
+	defer cancel()
+	for try := 0; ; try++ {
+		out, err := runDescribeOnce(ctx, path, timeout)
+		if !errors.Is(err, syscall.ETXTBSY) || try == 3 {
+			return out, err
+		}
+		t := time.NewTimer(10 * time.Millisecond << try)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return out, err
+		}
+	}
+}
+
+// runDescribeOnce runs "path describe" once, within ctx.
+func runDescribeOnce(ctx context.Context, path string, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, component.DescribeArg)
 	cmd.Env = describeEnv()

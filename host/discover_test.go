@@ -65,12 +65,16 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// writeScript writes an executable shell script named name in dir.
+// writeScript writes an executable shell script named name in dir. A
+// child process writes it: a file this process had open for writing
+// could not be run while another test forks (ETXTBSY, go.dev/issue/22315).
 func writeScript(t testing.TB, dir, name, body string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-		t.Fatal(err)
+	cmd := exec.Command("/bin/sh", "-c", `cat > "$1" && chmod 755 "$1"`, "sh", path)
+	cmd.Stdin = strings.NewReader("#!/bin/sh\n" + body + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("writing %s: %v: %s", path, err, out)
 	}
 	return path
 }

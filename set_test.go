@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-plugin"
@@ -325,5 +326,50 @@ func TestSetDefaultPlugins(t *testing.T) {
 		if _, err := c.Dispense(name); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", name)) {
 			t.Errorf("Dispense(%q) = %v, want an error naming it", name, err)
 		}
+	}
+}
+
+// Many goroutines dispensing components a client's default Config.Plugins
+// does not name, at once: the host adds them to the map go-plugin reads
+// while other dispenses run (checked by -race), and each gets its own.
+func TestSetDispenseConcurrent(t *testing.T) {
+	t.Parallel()
+	c := start(t, "set", nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for g := range 4 {
+		wg.Go(func() { // components the set has
+			for range 10 {
+				for _, name := range []string{"builder/a", "builder/b", "command/c", "builder", "command"} {
+					raw, err := c.Dispense(name)
+					if err != nil {
+						errs <- fmt.Errorf("Dispense(%q): %v", name, err)
+						return
+					}
+					if b, ok := raw.(shared.Builder); ok && name != "builder" {
+						ui := &recUi{}
+						if err := b.Run(context.Background(), nil, ui); err != nil {
+							errs <- fmt.Errorf("%s: Run: %v", name, err)
+						} else if got := strings.Join(ui.lines_(), ""); !strings.HasPrefix(got, "say: "+strings.ReplaceAll(name, "/", " ")+" in pid ") {
+							errs <- fmt.Errorf("%s said %q", name, got)
+						}
+					}
+				}
+			}
+		})
+		wg.Go(func() { // names new to the host, which the set lacks
+			for i := range 25 {
+				name := fmt.Sprintf("builder/x%d_%d", g, i)
+				if _, err := c.Dispense(name); err == nil || !strings.Contains(err.Error(), name) {
+					errs <- fmt.Errorf("Dispense(%q) = %v, want the plugin's error naming it", name, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -101,29 +102,77 @@ func runDescribe(ctx context.Context, path string, timeout time.Duration) ([]byt
 	}
 }
 
-// runDescribeOnce runs "path describe" once, within ctx.
+// drainAfterExit bounds how long Describe reads what is left in the
+// binary's pipes once it has exited and its process group is killed: only
+// a process that left the group can keep them open that long.
+const drainAfterExit = time.Second
+
+// runDescribeOnce runs "path describe" once, within ctx. It reads the
+// binary's pipes itself, so that nothing the binary wrote before it exited
+// is lost however late this goroutine runs: once the binary has exited
+// its process group is killed, which ends what it left behind and so
+// closes the pipes.
 func runDescribeOnce(ctx context.Context, path string, timeout time.Duration) ([]byte, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, path, component.DescribeArg)
+	stdout := &cappedBuffer{max: maxDescribeStdout}
+	stderr := &cappedBuffer{max: maxDescribeStderr}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("host: %s describe: %w", path, err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, fmt.Errorf("host: %s describe: %w", path, err)
+	}
+	cmd := exec.Command(path, component.DescribeArg)
 	cmd.Env = describeEnv()
-	stdout := &cappedBuffer{max: maxDescribeStdout, over: cancel}
-	stderr := &cappedBuffer{max: maxDescribeStderr, over: cancel}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdout, cmd.Stderr = outW, errW
 	ownGroup(cmd)
-	cmd.Cancel = func() error { return killGroup(cmd.Process) }
-	// Pipes a leftover process holds open must not keep Wait waiting.
-	cmd.WaitDelay = 500 * time.Millisecond
-	err := cmd.Run()
-	if cmd.Process != nil {
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, fmt.Errorf("host: %s describe: %w", path, err)
+	}
+	over := make(chan struct{}, 2) // an output went past its bound
+	stdout.over = func() { over <- struct{}{} }
+	stderr.over = stdout.over
+	var readers sync.WaitGroup
+	for _, rb := range []struct {
+		r *os.File
+		b *cappedBuffer
+	}{{outR, stdout}, {errR, stderr}} {
+		readers.Go(func() { _, _ = io.Copy(rb.b, rb.r) })
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	select {
+	case err = <-exited:
 		// Whatever the binary started and left behind goes with it.
 		_ = killGroup(cmd.Process)
+	case <-ctx.Done():
+		_ = killGroup(cmd.Process)
+		err = <-exited
+	case <-over:
+		_ = killGroup(cmd.Process)
+		err = <-exited
 	}
-	if errors.Is(err, exec.ErrWaitDelay) {
-		// It exited 0 and its output is read, but something it started
-		// kept the pipes open: that process is killed above.
-		err = nil
+	drained := make(chan struct{})
+	go func() { readers.Wait(); close(drained) }()
+	t := time.NewTimer(drainAfterExit)
+	select {
+	case <-drained:
+	case <-t.C:
 	}
+	t.Stop()
+	outR.Close()
+	errR.Close()
+	<-drained
+
 	var ee *exec.ExitError
 	switch {
 	case stdout.overflowed():

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/plugwire/plugwire/internal/wire"
 )
@@ -33,37 +34,39 @@ const SidecarSuffix = "_SHA256SUM"
 const maxSidecar = 4096
 
 // checkSidecar checks the binary at path against its sidecar file and
-// returns the checksum, or "" when there is no sidecar and none is
-// required.
-func checkSidecar(path string, required bool) (string, error) {
+// returns what it verified (nil when there is no sidecar and none is
+// required, or when the file has no stable stamp) and the checksum ("" when
+// there is no sidecar).
+func checkSidecar(path string, required bool) (*verified, string, error) {
 	side := path + SidecarSuffix
 	f, err := os.Open(side)
 	if errors.Is(err, fs.ErrNotExist) {
 		if required {
-			return "", fmt.Errorf("host: %s: %w %s, and checksums are required", path, ErrNoChecksum, side)
+			return nil, "", fmt.Errorf("host: %s: %w %s, and checksums are required", path, ErrNoChecksum, side)
 		}
-		return "", nil
+		return nil, "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("host: reading checksum file: %w", err)
+		return nil, "", fmt.Errorf("host: reading checksum file: %w", err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxSidecar))
 	if err != nil {
-		return "", fmt.Errorf("host: reading checksum file: %w", err)
+		return nil, "", fmt.Errorf("host: reading checksum file: %w", err)
 	}
 	fields := strings.Fields(string(b))
 	if len(fields) == 0 {
-		return "", fmt.Errorf("host: checksum file %s is empty", side)
+		return nil, "", fmt.Errorf("host: checksum file %s is empty", side)
 	}
 	want, err := parseSHA256(fields[0])
 	if err != nil {
-		return "", fmt.Errorf("host: checksum file %s: %w", side, err)
+		return nil, "", fmt.Errorf("host: checksum file %s: %w", side, err)
 	}
-	if err := checkSHA256(path, want); err != nil {
-		return "", fmt.Errorf("%w (from %s)", err, side)
+	v, err := checkSHA256(path, want)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w (from %s)", err, side)
 	}
-	return hex.EncodeToString(want), nil
+	return v, hex.EncodeToString(want), nil
 }
 
 // parseSHA256 decodes a hex SHA-256.
@@ -75,25 +78,87 @@ func parseSHA256(s string) ([]byte, error) {
 	return b, nil
 }
 
-// checkSHA256 hashes the file at path and compares it with want.
-func checkSHA256(path string, want []byte) error {
+// sidecarSum is a checksum a sidecar file gave, and what checking it
+// verified.
+type sidecarSum struct {
+	hex      string
+	verified *verified
+}
+
+// fileStamp is a file's identity where the system gives one that no
+// program can keep while changing the file: see stampOf.
+type fileStamp struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64
+}
+
+// verified records that the file at path had the SHA-256 sum while it had
+// stamp: a later check that finds the same stamp need not read it again.
+type verified struct {
+	path  string
+	sum   []byte
+	stamp fileStamp
+}
+
+// holds reports whether the file at path still is the one v verified
+// against want.
+func (v *verified) holds(path string, want []byte) bool {
+	if v == nil || v.path != path || !bytes.Equal(v.sum, want) {
+		return false
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	st, ok := stampOf(fi)
+	return ok && st == v.stamp
+}
+
+// stampQuiet is how long a file must have been left alone for its stamp
+// to count: a file system takes its change times from a coarse clock, so a
+// change right after another can keep the same change time.
+const stampQuiet = time.Second
+
+// checkSHA256 hashes the file at path and compares it with want. It
+// returns what it verified when the file has a stamp that did not change
+// while it was read and whose change time is stampQuiet before now.
+func checkSHA256(path string, want []byte) (*verified, error) {
+	return checkSHA256At(path, want, time.Now())
+}
+
+func checkSHA256At(path string, want []byte, now time.Time) (*verified, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("host: checking the SHA-256 of %s: %w", path, err)
+		return nil, fmt.Errorf("host: checking the SHA-256 of %s: %w", path, err)
 	}
 	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("host: checking the SHA-256 of %s: %w", path, err)
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("host: checking the SHA-256 of %s: %w", path, err)
+		return nil, fmt.Errorf("host: checking the SHA-256 of %s: %w", path, err)
 	}
 	if got := h.Sum(nil); !bytes.Equal(got, want) {
-		return fmt.Errorf("host: %s: %w: its SHA-256 is %x, want %x", path, ErrChecksum, got, want)
+		return nil, fmt.Errorf("host: %s: %w: its SHA-256 is %x, want %x", path, ErrChecksum, got, want)
 	}
-	return nil
+	after, err := f.Stat()
+	if err != nil {
+		return nil, nil
+	}
+	st1, ok1 := stampOf(before)
+	st2, ok2 := stampOf(after)
+	if !ok1 || !ok2 || st1 != st2 || now.Sub(time.Unix(0, st1.ctime)) < stampQuiet {
+		return nil, nil
+	}
+	return &verified{path: path, sum: want, stamp: st1}, nil
 }
 
 // checkConfigSum checks the binary Config.Cmd names against
-// Config.SHA256, before it is started.
+// Config.SHA256, before it is started. A binary a Component's Discover
+// verified is not read again while its stamp is unchanged.
 func (c *Client) checkConfigSum() error {
 	if c.cfg.SHA256 == "" {
 		return nil
@@ -102,5 +167,9 @@ func (c *Client) checkConfigSum() error {
 	if err != nil {
 		return fmt.Errorf("host: Config.SHA256: %w", err)
 	}
-	return checkSHA256(c.cfg.Cmd.Path, want)
+	if c.cfg.verified.holds(c.cfg.Cmd.Path, want) {
+		return nil
+	}
+	_, err = checkSHA256(c.cfg.Cmd.Path, want)
+	return err
 }

@@ -76,6 +76,8 @@ type Config struct {
 	// start with an error wrapping ErrChecksum. Empty means not checked.
 	SHA256 string
 
+	verified *verified // set by Component.NewClient: the check Discover made
+
 	// Plugins are what Dispense can return, by name. Nil means plugwire's
 	// own contracts: "builder" (shared.BuilderPlugin) and "command"
 	// (shared.CommandPlugin). A plugin set's component "KIND/NAME" that

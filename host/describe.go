@@ -55,26 +55,30 @@ func Describe(ctx context.Context, path string) (*Description, error) {
 
 // describe checks the binary's sidecar checksum (required or not), then
 // runs it with "describe" within timeout, and returns its description and
-// the checksum it was checked against ("" when none).
-func describe(ctx context.Context, path string, timeout time.Duration, requireSum bool) (*Description, string, error) {
-	sum, err := checkSidecar(path, requireSum)
+// what the checksum verified (nil when there was none).
+func describe(ctx context.Context, path string, timeout time.Duration, requireSum bool) (*Description, *sidecarSum, error) {
+	v, sum, err := checkSidecar(path, requireSum)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	out, err := runDescribe(ctx, path, timeout)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	cd, err := component.Parse(out)
 	if err != nil {
-		return nil, "", fmt.Errorf("host: %s describe: %w", path, err)
+		return nil, nil, fmt.Errorf("host: %s describe: %w", path, err)
 	}
 	if cd.Version != "" {
 		if _, err := version.NewSemver(cd.Version); err != nil {
-			return nil, "", fmt.Errorf("host: %s describe: version %s is not a semantic version", path, wire.Quote(cd.Version))
+			return nil, nil, fmt.Errorf("host: %s describe: version %s is not a semantic version", path, wire.Quote(cd.Version))
 		}
 	}
-	return &Description{Path: path, Version: cd.Version, Protocol: cd.Protocol, Components: cd.Components}, sum, nil
+	var ss *sidecarSum
+	if sum != "" {
+		ss = &sidecarSum{hex: sum, verified: v}
+	}
+	return &Description{Path: path, Version: cd.Version, Protocol: cd.Protocol, Components: cd.Components}, ss, nil
 }
 
 // errDescribeTimeout is the cause of a describe that ran out of its time.

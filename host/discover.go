@@ -116,8 +116,8 @@ type candidate struct {
 	plugin  string // its name after the prefix, without version or .exe
 	fileVer string // the version in its name, or ""
 	desc    *Description
-	sha256  string
-	err     error // why it is skipped
+	sum     *sidecarSum // nil without a sidecar
+	err     error       // why it is skipped
 }
 
 // fileVersion is the "_vX.Y.Z" (semantic version) that may end a
@@ -213,7 +213,7 @@ func (c *candidate) describe(ctx context.Context, timeout time.Duration, require
 		c.err = err
 		return
 	}
-	c.desc, c.sha256 = d, sum
+	c.desc, c.sum = d, sum
 	if d.Protocol != int(wire.ProtocolVersion) {
 		c.err = fmt.Errorf("host: %s speaks plugwire protocol %d, this host %d", c.path, d.Protocol, wire.ProtocolVersion)
 		return
@@ -231,6 +231,11 @@ func (c *candidate) describe(ctx context.Context, timeout time.Duration, require
 // place in discovery, which breaks ties between equal versions.
 func (c *candidate) components(order int) []listing {
 	var es []listing
+	var sum string
+	var v *verified
+	if c.sum != nil {
+		sum, v = c.sum.hex, c.sum.verified
+	}
 	for kind, names := range c.desc.Components {
 		for _, name := range names {
 			full := c.plugin
@@ -244,7 +249,8 @@ func (c *candidate) components(order int) []listing {
 					Path:     c.path,
 					Dispense: component.DispenseName(kind, name),
 					Version:  c.desc.Version,
-					SHA256:   c.sha256,
+					SHA256:   sum,
+					verified: v,
 				},
 				order: order,
 			})

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/plugwire/plugwire/host"
@@ -89,19 +90,45 @@ func BenchmarkDiscover50(b *testing.B) {
 }
 
 // BenchmarkStartChecksum is start to first dispense of plugin-demo with
-// and without Config.SHA256, which hashes the binary before it starts.
+// no checksum, with Config.SHA256 (the binary is hashed before every
+// start), and through a Component found with a sidecar checksum (hashed at
+// discovery; a start checks the file's identity only, where it can).
 func BenchmarkStartChecksum(b *testing.B) {
-	path := examplePlugin("plugin-demo")
+	dir := b.TempDir()
+	path := filepath.Join(dir, "plugin-demo")
+	if err := copyFile(examplePlugin("plugin-demo"), path); err != nil {
+		b.Fatal(err)
+	}
 	sum := fileSum(b, path)
-	for _, with := range []bool{false, true} {
-		b.Run(fmt.Sprintf("sha256=%v", with), func(b *testing.B) {
-			cfg := host.Config{Logger: hclog.NewNullLogger()}
-			if with {
-				cfg.SHA256 = sum
-			}
+	writeSum(b, path)
+	// A file's identity counts once it has been left alone a second.
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(time.Until(fi.ModTime().Add(1100 * time.Millisecond)))
+	cat, err := host.Discover(context.Background(), "plugin-", dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	comp, err := cat.Lookup("builder", "demo-sleep")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, how := range []string{"none", "Config.SHA256", "Component"} {
+		b.Run(how, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				cfg.Cmd = exec.Command(path)
-				c := host.NewClient(&cfg)
+				cfg := &host.Config{Logger: hclog.NewNullLogger(), Cmd: exec.Command(path)}
+				var c *host.Client
+				switch how {
+				case "none":
+					c = host.NewClient(cfg)
+				case "Config.SHA256":
+					cfg.SHA256 = sum
+					c = host.NewClient(cfg)
+				case "Component":
+					c = comp.NewClient(cfg)
+				}
 				if _, err := c.DispenseBuilder("builder/sleep"); err != nil {
 					b.Fatal(err)
 				}
@@ -117,6 +144,10 @@ func linkOrCopy(src, dst string) error {
 	if os.Link(src, dst) == nil {
 		return nil
 	}
+	return copyFile(src, dst)
+}
+
+func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err

@@ -30,7 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"time"
 
@@ -78,12 +77,11 @@ func serve(plugins map[string]plugin.Plugin) error {
 		}
 		connectTimeout = d
 	}
-
-	// The host decides when a plugin stops: Ctrl-C in a terminal reaches
-	// the whole process group, and the host cancels through contexts. The
-	// signal is caught and dropped rather than ignored, so that processes
-	// the plugin starts still get the default SIGINT behaviour.
-	signal.Notify(make(chan os.Signal, 1), os.Interrupt)
+	grace, err := wire.KillGrace(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	ignoreStopSignals()
 
 	hostGone := make(chan struct{})
 	if v, ok := os.LookupEnv(wire.EnvLifeline); ok {
@@ -111,6 +109,6 @@ func serve(plugins map[string]plugin.Plugin) error {
 	if err != nil {
 		return err
 	}
-	rpcconn.Serve(conn, plugins, hostGone)
+	rpcconn.Serve(conn, plugins, hostGone, grace)
 	return nil
 }

@@ -45,8 +45,10 @@ type Client struct {
 
 	mu          sync.Mutex // guards the fields below
 	killed      bool
+	forced      string                  // why the host killed the process without asking
 	cancelStart context.CancelCauseFunc // ends a start in progress
 	cmd         *exec.Cmd
+	tree        *procTree // cmd and what it starts
 	lifeline    *os.File
 	conn        *muxconn.Conn
 	rpc         *plugin.RPCClient
@@ -146,6 +148,7 @@ func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 		wire.EnvMaxPort+"="+strconv.Itoa(c.cfg.MaxPort),
 		wire.EnvSecret+"="+secret.Env(),
 		wire.EnvConnectTimeout+"="+c.cfg.StartTimeout.String(),
+		wire.EnvKillGrace+"="+c.cfg.KillGrace.String(),
 	)
 	// The lifeline: the plugin exits when its read end sees EOF, which the
 	// host's death or Kill causes. The read end is the child's alone (the
@@ -178,12 +181,13 @@ func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 	// KillGrace + 1 s, so this is well under a second.
 	cmd.WaitDelay = 500 * time.Millisecond
 
+	prepareTree(cmd)
 	if err := cmd.Start(); err != nil {
 		_ = lifeline.Close()
 		return fmt.Errorf("host: starting plugin %s: %w", cmd.Path, err)
 	}
 	c.mu.Lock()
-	c.cmd, c.lifeline = cmd, lifeline
+	c.cmd, c.lifeline, c.tree = cmd, lifeline, newTree(cmd)
 	c.mu.Unlock()
 	c.logger.Debug("plugin started", "path", cmd.Path, "pid", cmd.Process.Pid)
 	go c.wait(stdout, stderr)
@@ -372,10 +376,11 @@ func (c *Client) wait(stdout, stderr *lineWriter) {
 	} else if err != nil {
 		status = err.Error()
 	}
-	c.exitErr = exitError(c.name, c.cmd.Process.Pid, status, c.tail.get())
+	c.exitErr = exitError(c.name, c.cmd.Process.Pid, c.endStatus(status), c.tail.get())
 	c.mu.Lock()
-	conn, lifeline := c.conn, c.lifeline
+	conn, lifeline, tree := c.conn, c.lifeline, c.tree
 	c.mu.Unlock()
+	tree.release()
 	if lifeline != nil {
 		_ = lifeline.Close()
 	}
@@ -386,7 +391,7 @@ func (c *Client) wait(stdout, stderr *lineWriter) {
 	if conn != nil {
 		// Let yamux read what the plugin sent before it died (the end of
 		// the connection then comes at a frame boundary, where muxconn
-		// resets every stream), then fail the calls still waiting.
+		// ends every stream), then fail the calls still waiting.
 		waitEnded(conn, 250*time.Millisecond)
 		_ = conn.Close()
 	}
@@ -415,13 +420,13 @@ func (c *Client) waitExit(d time.Duration) bool {
 	}
 }
 
-// forceKill kills the process without asking.
+// forceKill kills the process, and what it started, without asking.
 func (c *Client) forceKill() {
 	c.mu.Lock()
-	cmd := c.cmd
+	tree := c.tree
 	c.mu.Unlock()
-	if cmd != nil && cmd.Process != nil {
-		_ = cmd.Process.Kill()
+	if tree != nil {
+		tree.kill()
 	}
 }
 
@@ -435,12 +440,15 @@ func (c *Client) stdoutLine(line string) {
 }
 
 // Kill ends the plugin: it asks the plugin to quit (it closes the
-// plugin's lifeline and its end of the connection: a plugwire plugin's
-// Serve returns on either), waits up to Config.KillGrace, then kills the
-// process, and returns once the process is reaped and the connection
-// closed. It is safe to call more than once,
-// concurrently, and on a client never started. Calls the plugin has not
-// answered when it goes return errors wrapping ErrProcessExited.
+// plugin's lifeline and its end of the connection: a plugwire plugin then
+// cancels the contexts of its running methods and exits once they
+// returned), waits up to Config.KillGrace for the process to exit, then
+// kills it and its process group (job object on Windows), and returns once
+// the process is reaped and the connection closed: as soon as the plugin
+// has exited, never later than KillGrace + 1 s. It is safe to call more
+// than once, concurrently, and on a client never started. Calls the plugin
+// has not answered when it goes return errors wrapping ErrProcessExited,
+// whose text says that the host killed it.
 func (c *Client) Kill() {
 	c.killOnce.Do(c.kill)
 	registry.remove(c)
@@ -495,7 +503,7 @@ func (c *Client) kill() {
 	}()
 	if !c.waitExit(c.cfg.KillGrace) {
 		c.logger.Debug("plugin did not quit in time; killing it", "grace", c.cfg.KillGrace)
-		c.forceKill()
+		c.forceKillFor(fmt.Sprintf("it did not quit within Config.KillGrace (%v)", c.cfg.KillGrace))
 		<-c.exited
 	}
 	<-quitDone

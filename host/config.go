@@ -48,7 +48,10 @@ type Config struct {
 	StartTimeout time.Duration
 
 	// KillGrace is how long Kill waits for the plugin to quit when asked
-	// before it kills the process. Zero means two seconds.
+	// (its running methods' contexts cancelled) before it kills the
+	// process and its process group (job object on Windows). The plugin
+	// gets it at start, and gives its running methods as long to return
+	// when its host is done or dies. Zero means two seconds.
 	KillGrace time.Duration
 
 	// Logger gets the plugin's stderr, line by line, under the plugin's

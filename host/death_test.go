@@ -81,6 +81,14 @@ func TestPluginDiesDuringCall(t *testing.T) {
 			tail:   []string{"panic: helper panic in a goroutine of Builder.Run"},
 		},
 		{
+			// The stack pushes the panic line out of the last lines; the
+			// error keeps it all the same.
+			name:   "panic under a long stack during Run",
+			config: map[string]interface{}{"run": "panic-deep"},
+			status: "exit status 2",
+			tail:   []string{"panic: helper panic deep in Builder.Run", "host_test.deepPanic"},
+		},
+		{
 			name:   "while the host serves a callback",
 			config: map[string]interface{}{"run": "exit-in-host-callback"},
 			setup: func(t *testing.T, p *plug) (shared.Build, shared.Ui, func()) {

@@ -81,7 +81,7 @@ func (c *Client) callErr(err error) error {
 		<-c.exited // Kill ends the process within its grace period
 	} else if !c.waitExit(exitWait) {
 		c.logger.Warn("connection to plugin lost while the process lives; killing it", "error", err)
-		c.forceKill()
+		c.forceKillFor("its connection was lost while it ran")
 		<-c.exited
 	}
 	if cerr := c.connErr(); cerr != nil {

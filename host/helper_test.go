@@ -44,6 +44,7 @@ const (
 	// envNoLifeline, "1", makes a serving helper drop its lifeline before
 	// Serve: it has only its connection to tell that the host is gone.
 	envNoLifeline = "PLUGWIRE_TEST_NOLIFELINE"
+	envMarker     = "PLUGWIRE_TEST_MARKER" // the file the "cleanup" moment's teardown writes
 )
 
 // helperPidMsg is the message of the hclog JSON entry every helper logs on
@@ -217,6 +218,14 @@ func act(method, action string) error {
 			panic("helper panic in a goroutine of " + method)
 		}()
 		<-done
+	case "panic-deep":
+		// A panic under a stack far longer than the stderr tail.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			deepPanic(40, "helper panic deep in "+method)
+		}()
+		<-done
 	case "exit-later":
 		go func() {
 			time.Sleep(100 * time.Millisecond)
@@ -231,6 +240,14 @@ func act(method, action string) error {
 		return err
 	}
 	return fmt.Errorf("helper: unknown action %q in %s", action, method)
+}
+
+// deepPanic panics with msg under depth more frames.
+func deepPanic(depth int, msg string) {
+	if depth == 0 {
+		panic(msg)
+	}
+	deepPanic(depth-1, msg)
 }
 
 // testBuilder's Prepare keeps its config, a map of method to action.
@@ -290,6 +307,24 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 		return build.Run(ctx, dyingUi{})
 	case "flood":
 		return flood()
+	case "cleanup":
+		// A builder that owns a VM: it tears it down once ctx is done.
+		ui.Say("running until cancelled")
+		<-ctx.Done()
+		teardown(b.action("marker"), ctx.Err())
+		return ctx.Err()
+	case "spawn-sleep":
+		return spawnSleep(ui)
+	case "deadline":
+		// Say the deadline ctx has, then wait for it and report what
+		// ended ctx (wrapped, as a builder's SSH dial would).
+		d, ok := ctx.Deadline()
+		if !ok {
+			return errors.New("ctx has no deadline")
+		}
+		ui.Say("%s", d.Format(time.RFC3339Nano))
+		<-ctx.Done()
+		return fmt.Errorf("waiting for SSH: %w", ctx.Err())
 	case "log":
 		l := helperLogger()
 		l.Trace("trace entry", "k", "trace")
@@ -381,7 +416,7 @@ func hostHelper() int {
 		behaviour = "slow"
 		extra = append(extra, envDelay+"=300ms")
 	}
-	cfg := &host.Config{Logger: logger, StartTimeout: 30 * time.Second}
+	cfg := &host.Config{Logger: logger, StartTimeout: 30 * time.Second, KillGrace: hostHelperGrace}
 	switch {
 	case strings.HasSuffix(moment, "nolifeline"):
 		extra = append(extra, envNoLifeline+"=1")
@@ -410,6 +445,14 @@ func hostHelper() int {
 			}
 		}
 		logger.Info("hosthelper: at " + moment)
+	case "cleanup", "cleanup-nolifeline":
+		if err := b.Prepare(map[string]interface{}{"run": "cleanup", "marker": os.Getenv(envMarker)}); err != nil {
+			logger.Error("hosthelper: prepare failed", "error", err)
+			return 1
+		}
+		_ = b.Run(context.Background(), nil, uiFunc(func(s string) {
+			logger.Info("hosthelper: at "+moment, "said", s)
+		}))
 	case "midcall":
 		if err := b.Prepare(map[string]interface{}{"run": "ignorectx"}); err != nil {
 			logger.Error("hosthelper: prepare failed", "error", err)

@@ -52,12 +52,13 @@ func TestKillStubbornPlugin(t *testing.T) {
 	wantExited(t, "Prepare after Kill", b.Prepare(nil), "signal: killed")
 }
 
-// Kill of a plugin that quits when asked is quick and clean, and the
-// calls in flight end with ErrProcessExited.
+// Kill of a plugin that quits when asked (its Run returns once its ctx is
+// cancelled) is quick and clean, and the calls in flight end with
+// ErrProcessExited.
 func TestKillQuitsPlugin(t *testing.T) {
 	t.Parallel()
 	p := newPlug(t, &host.Config{KillGrace: 5 * time.Second}, "serve")
-	b := preparedBuilder(t, p, map[string]interface{}{"run": "ignorectx"})
+	b := preparedBuilder(t, p, map[string]interface{}{"run": "block"})
 	inRun := make(chan struct{})
 	var once sync.Once
 	errc := make(chan error, 1)

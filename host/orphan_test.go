@@ -32,7 +32,7 @@ var becomeSubreaper = sync.OnceValue(func() error {
 })
 
 // If the host is SIGKILLed, at any moment, its plugin exits on its own
-// within 2 s: through its lifeline (an inherited descriptor, not stdin: a
+// within its grace period + 1 s: through its lifeline (an inherited descriptor, not stdin: a
 // stdin the host gives that never ends changes nothing) or, when the
 // plugin dropped its lifeline, through its connection.
 func TestPluginOutlivesNoHost(t *testing.T) {
@@ -43,92 +43,105 @@ func TestPluginOutlivesNoHost(t *testing.T) {
 	for _, moment := range []string{"starting", "starting-stdin", "idle", "idle-nolifeline", "idle-stdin", "idle-many", "idle-many-nolifeline", "midcall"} {
 		t.Run(moment, func(t *testing.T) {
 			t.Parallel()
-			hostCmd := exec.Command(testExe)
-			hostCmd.Env = helperEnv("host", envMoment+"="+moment)
-			out, err := hostCmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			hostErr := &testutil.Buffer{}
-			hostCmd.Stderr = hostErr
-			var stdin *os.File
-			if strings.HasSuffix(moment, "stdin") {
-				// The host passes this stdin on to its plugin; the test
-				// keeps it open past the host's death.
-				r, w, err := os.Pipe()
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = w.Close() })
-				hostCmd.Stdin, stdin = r, r
-			}
-			if err := hostCmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			if stdin != nil {
-				_ = stdin.Close()
-			}
-			hostDone := make(chan struct{})
-			go func() {
-				_ = hostCmd.Wait()
-				close(hostDone)
-			}()
-			t.Cleanup(func() {
-				_ = hostCmd.Process.Kill()
-				<-hostDone
-			})
-
-			// Read the host helper's log until the plugin's pid and, unless
-			// the moment is "starting", the moment itself.
-			var log []string
-			pid := 0
-			reached := strings.HasPrefix(moment, "starting")
-			timeout := time.After(20 * time.Second)
-			sc := bufio.NewScanner(out)
-			linec := make(chan string)
-			go func() {
-				defer close(linec)
-				for sc.Scan() {
-					linec <- sc.Text()
-				}
-			}()
-			for pid == 0 || !reached {
-				select {
-				case line, ok := <-linec:
-					if !ok {
-						t.Fatalf("host helper ended early; its stdout:\n%s\nstderr:\n%s", strings.Join(log, "\n"), hostErr.String())
-					}
-					log = append(log, line)
-					var e entry
-					if json.Unmarshal([]byte(line), &e) != nil {
-						continue
-					}
-					switch {
-					case e.msg() == helperPidMsg:
-						pid = int(e["pid"].(float64))
-					case e.msg() == "hosthelper: at "+moment:
-						reached = true
-					}
-				case <-timeout:
-					t.Fatalf("host helper did not reach %q in 20 s; its stdout:\n%s", moment, strings.Join(log, "\n"))
-				}
-			}
-			go func() {
-				for range linec { // drain until the host is gone
-				}
-			}()
-
-			if err := hostCmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			killed := time.Now()
-			<-hostDone
-			if !waitGone(pid, 2*time.Second) {
+			pid, sigkill := hostAt(t, moment)
+			killed := sigkill()
+			// A plugin in the midst of a call that ignores its ctx gives
+			// it the grace period before it exits.
+			limit := hostHelperGrace + time.Second
+			if !waitGone(pid, limit) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
-				t.Fatalf("plugin %d still running 2 s after its host was SIGKILLed (%s)", pid, moment)
+				t.Fatalf("plugin %d still running %v after its host was SIGKILLed (%s)", pid, limit, moment)
 			}
 			t.Logf("plugin exited %v after its host was SIGKILLed", time.Since(killed).Round(time.Millisecond))
 		})
+	}
+}
+
+// hostAt starts the "host" helper with env, waits until it has reached
+// moment, and returns its plugin's pid and a function that SIGKILLs the
+// host, waits until it is reaped and returns when it was killed.
+func hostAt(t *testing.T, moment string, env ...string) (pid int, sigkill func() time.Time) {
+	t.Helper()
+	hostCmd := exec.Command(testExe)
+	hostCmd.Env = helperEnv("host", append([]string{envMoment + "=" + moment}, env...)...)
+	out, err := hostCmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostErr := &testutil.Buffer{}
+	hostCmd.Stderr = hostErr
+	var stdin *os.File
+	if strings.HasSuffix(moment, "stdin") {
+		// The host passes this stdin on to its plugin; the test
+		// keeps it open past the host's death.
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = w.Close() })
+		hostCmd.Stdin, stdin = r, r
+	}
+	if err := hostCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if stdin != nil {
+		_ = stdin.Close()
+	}
+	hostDone := make(chan struct{})
+	go func() {
+		_ = hostCmd.Wait()
+		close(hostDone)
+	}()
+	t.Cleanup(func() {
+		_ = hostCmd.Process.Kill()
+		<-hostDone
+	})
+
+	// Read the host helper's log until the plugin's pid and, unless
+	// the moment is "starting", the moment itself.
+	var log []string
+	reached := strings.HasPrefix(moment, "starting")
+	timeout := time.After(20 * time.Second)
+	sc := bufio.NewScanner(out)
+	linec := make(chan string)
+	go func() {
+		defer close(linec)
+		for sc.Scan() {
+			linec <- sc.Text()
+		}
+	}()
+	for pid == 0 || !reached {
+		select {
+		case line, ok := <-linec:
+			if !ok {
+				t.Fatalf("host helper ended early; its stdout:\n%s\nstderr:\n%s", strings.Join(log, "\n"), hostErr.String())
+			}
+			log = append(log, line)
+			var e entry
+			if json.Unmarshal([]byte(line), &e) != nil {
+				continue
+			}
+			switch {
+			case e.msg() == helperPidMsg:
+				pid = int(e["pid"].(float64))
+			case e.msg() == "hosthelper: at "+moment:
+				reached = true
+			}
+		case <-timeout:
+			t.Fatalf("host helper did not reach %q in 20 s; its stdout:\n%s", moment, strings.Join(log, "\n"))
+		}
+	}
+	go func() {
+		for range linec { // drain until the host is gone
+		}
+	}()
+	return pid, func() time.Time {
+		if err := hostCmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		killed := time.Now()
+		<-hostDone
+		return killed
 	}
 }
 

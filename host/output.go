@@ -82,10 +82,14 @@ func (w *lineWriter) flush() {
 	}
 }
 
-// tail keeps the last lines a plugin wrote to stderr, for error messages.
+// tail keeps the last lines a plugin wrote to stderr, for error messages,
+// and the first line of a Go panic or fatal error ("panic: ..."), which a
+// long stack pushes out of the last lines.
 type tail struct {
-	mu    sync.Mutex
-	lines []string
+	mu     sync.Mutex
+	lines  []string
+	panic  string // the "panic: " line, once seen
+	sincep int    // lines added since the panic line
 }
 
 const (
@@ -99,6 +103,7 @@ func (t *tail) add(line string) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.sincep++
 	if len(t.lines) == tailLines {
 		copy(t.lines, t.lines[1:])
 		t.lines = t.lines[:tailLines-1]
@@ -106,9 +111,26 @@ func (t *tail) add(line string) {
 	t.lines = append(t.lines, line)
 }
 
+// pin keeps line, the first line of a panic, whatever follows it.
+func (t *tail) pin(line string) {
+	if len(line) > tailLineLen {
+		line = line[:tailLineLen] + "..."
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.panic == "" {
+		t.panic, t.sincep = line, 0
+	}
+}
+
+// get returns the lines kept: the panic line first when the last lines no
+// longer hold it, then "...", then the last lines.
 func (t *tail) get() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.panic != "" && t.sincep >= len(t.lines) {
+		return append([]string{t.panic, "..."}, t.lines...)
+	}
 	return append([]string(nil), t.lines...)
 }
 
@@ -149,6 +171,7 @@ func (s *stderrLogger) line(line string) {
 		level = hclog.Error
 	case strings.HasPrefix(line, "panic: "), strings.HasPrefix(line, "fatal error: "):
 		s.inPanic = true
+		s.tail.pin(line)
 		level = hclog.Error
 	case s.inPanic:
 		level = hclog.Error

@@ -148,7 +148,8 @@ func serve(plugins map[string]plugin.Plugin) (*kit, error) {
 	served := k.calls.wrap(plugins)
 	go func() {
 		defer close(k.served)
-		rpcconn.Serve(a.conn, served, k.stop)
+		// The calls were ended (close) before stop: no grace is needed.
+		rpcconn.Serve(a.conn, served, k.stop, 0)
 	}()
 	return k, nil
 }

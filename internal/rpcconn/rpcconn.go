@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/internal/muxconn"
+	"github.com/plugwire/plugwire/internal/rpcx"
 	"github.com/plugwire/plugwire/internal/wire"
 )
 
@@ -20,14 +21,17 @@ const serveEndWait = time.Second
 
 // Serve serves plugins on conn, a connection whose host has proven the
 // secret (wire.AcceptHost), until the host closes the connection or asks
-// the plugin to quit, or stop is closed. It closes conn, waits boundedly
-// for go-plugin's server to return, and returns.
-func Serve(conn net.Conn, plugins map[string]plugin.Plugin, stop <-chan struct{}) {
+// the plugin to quit, or stop is closed. Then it cancels the contexts of
+// the methods still running and waits up to grace for them to return (see
+// finish), closes conn, waits boundedly for go-plugin's server to return,
+// and returns.
+func Serve(conn net.Conn, plugins map[string]plugin.Plugin, stop <-chan struct{}, grace time.Duration) {
 	mc := muxconn.Wrap(conn)
+	var sess rpcx.Session
 	quit := make(chan struct{})
 	served := make(chan struct{})
 	srv := &plugin.RPCServer{
-		Plugins: plugins,
+		Plugins: inSession(plugins, &sess),
 		// go-plugin streams these to the host; plugwire's host reads the
 		// process's own stdout and stderr instead, so there is nothing to send.
 		Stdout: strings.NewReader(""),
@@ -39,9 +43,12 @@ func Serve(conn net.Conn, plugins map[string]plugin.Plugin, stop <-chan struct{}
 		close(served)
 	}()
 	select {
-	case <-served: // the host closed the connection
-	case <-quit: // the host asked us to quit
-	case <-stop: // the host process is gone, or the server is stopping
+	case <-served:
+		finish(&sess, grace, "the host closed the connection")
+	case <-quit:
+		finish(&sess, grace, "the host asked the plugin to quit")
+	case <-stop:
+		finish(&sess, grace, "the host is gone")
 	}
 	_ = mc.Close()
 	t := time.NewTimer(serveEndWait)

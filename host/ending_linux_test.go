@@ -1,0 +1,120 @@
+package host_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// When the host is SIGKILLed during a Run that cleans up on ctx, the
+// plugin's ctx is cancelled at once (through the lifeline, or the
+// connection when the host gave it none), its teardown runs to the end,
+// and the plugin is gone within the grace period the host passed + 1 s.
+func TestHostDeathLetsRunCleanUp(t *testing.T) {
+	t.Parallel()
+	if err := becomeSubreaper(); err != nil {
+		t.Logf("cannot become a child subreaper (%v): orphans are checked through /proc", err)
+	}
+	for _, moment := range []string{"cleanup", "cleanup-nolifeline"} {
+		t.Run(moment, func(t *testing.T) {
+			t.Parallel()
+			marker := filepath.Join(t.TempDir(), "torn-down")
+			pid, sigkill := hostAt(t, moment, envMarker+"="+marker)
+			killed := sigkill()
+			limit := hostHelperGrace + time.Second
+			if !waitGone(pid, limit) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("plugin %d still running %v after its host was SIGKILLed", pid, limit)
+			}
+			gone := time.Since(killed)
+			got, err := os.ReadFile(marker)
+			if err != nil || string(got) != context.Canceled.Error() {
+				t.Errorf("teardown marker: %q, %v; want the teardown to have run on %q", got, err, context.Canceled)
+			}
+			if gone < teardownTime {
+				t.Errorf("plugin gone %v after its host's death, before its teardown (%v) could run", gone, teardownTime)
+			}
+			t.Logf("plugin exited %v after its host was SIGKILLed, its teardown done", gone.Round(time.Millisecond))
+		})
+	}
+}
+
+// SIGTERM to the plugin mid-Run does not end it (as SIGINT does not): the
+// plugin catches it, the Run goes on, and only the host's cancel ends it.
+func TestPluginIgnoresSigterm(t *testing.T) {
+	t.Parallel()
+	p := newPlug(t, nil, "serve")
+	b := preparedBuilder(t, p, map[string]any{"run": "block"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, errc := runInFlight(t, ctx, b)
+	pid := p.pid(t)
+	if !sigCaught(t, pid, syscall.SIGTERM) || !sigCaught(t, pid, syscall.SIGINT) {
+		t.Errorf("plugin does not catch SIGTERM and SIGINT")
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		if err := syscall.Kill(pid, sig); err != nil {
+			t.Fatal(err)
+		}
+		waitNotPending(t, pid, sig)
+	}
+	// A round trip after the signals were handled: the plugin still serves.
+	if err := preparedBuilder(t, p, map[string]any{}).Prepare(map[string]any{}); err != nil || p.Exited() {
+		t.Fatalf("Prepare after SIGTERM: %v (exited: %v)", err, p.Exited())
+	}
+	select {
+	case err := <-errc:
+		t.Fatalf("Run returned %v after SIGTERM", err)
+	default:
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err == nil || err.Error() != context.Canceled.Error() {
+			t.Errorf("Run after cancel: %v, want the plugin's %v", err, context.Canceled)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run still running 5 s after its ctx was cancelled")
+	}
+}
+
+// procSignals returns the named signal mask line of /proc/PID/status.
+func procSignals(t *testing.T, pid int, field string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			var mask uint64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%x", &mask); err != nil {
+				t.Fatalf("%s: %q: %v", field, line, err)
+			}
+			return mask
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
+
+func sigCaught(t *testing.T, pid int, sig syscall.Signal) bool {
+	return procSignals(t, pid, "SigCgt")&(1<<(sig-1)) != 0
+}
+
+// waitNotPending waits until sig, sent to pid, has been delivered.
+func waitNotPending(t *testing.T, pid int, sig syscall.Signal) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for procSignals(t, pid, "ShdPnd")&(1<<(sig-1)) != 0 || procSignals(t, pid, "SigPnd")&(1<<(sig-1)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v still pending for %d after 5 s", sig, pid)
+		}
+		time.Sleep(time.Millisecond) // polling a real condition
+	}
+}

@@ -1,0 +1,186 @@
+//go:build unix
+
+package host_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/shared"
+)
+
+// hostHelperGrace is the KillGrace of the "host" helper's client, which
+// the plugin also gets when its host dies.
+const hostHelperGrace = time.Second
+
+// teardownTime is how long the "cleanup" builder's teardown works.
+const teardownTime = 300 * time.Millisecond
+
+// teardown stands for a builder deleting its VM once its ctx is done: it
+// works for teardownTime, then writes why it ran into marker.
+func teardown(marker string, why error) {
+	time.Sleep(teardownTime) // the work of deleting a VM
+	if marker != "" {
+		_ = os.WriteFile(marker, []byte(why.Error()), 0o600)
+	}
+	helperLogger().Info("teardown finished", "why", why.Error())
+}
+
+// spawnSleep starts a `sleep 300` the plugin does not wait for, says its
+// pid, and ignores ctx: only a forced kill of the tree ends both.
+func spawnSleep(ui shared.Ui) error {
+	cmd := exec.Command("sleep", "300")
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	ui.Say("%d", cmd.Process.Pid)
+	time.Sleep(time.Hour)
+	return nil
+}
+
+// runInFlight starts b.Run in a goroutine and waits until the plugin's Run
+// has said something through the Ui; the first message is returned, with
+// the channel Run's error arrives on.
+func runInFlight(t *testing.T, ctx context.Context, b shared.Builder) (string, <-chan error) {
+	t.Helper()
+	said := make(chan string, 1)
+	var once sync.Once
+	errc := make(chan error, 1)
+	go func() {
+		errc <- b.Run(ctx, nil, uiFunc(func(s string) { once.Do(func() { said <- s }) }))
+	}()
+	select {
+	case s := <-said:
+		return s, errc
+	case err := <-errc:
+		t.Fatalf("Run returned %v before saying anything", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not reach the plugin within 10 s")
+	}
+	return "", nil
+}
+
+// Kill during a Run that cleans up on ctx: the plugin's ctx is cancelled at
+// once, its teardown runs to the end, the plugin exits on its own (so Kill
+// returns as soon as it has, not at the end of the grace period), and the
+// error says the host killed it.
+func TestKillLetsRunCleanUp(t *testing.T) {
+	t.Parallel()
+	const grace = 3 * time.Second
+	marker := filepath.Join(t.TempDir(), "torn-down")
+	p := newPlug(t, &host.Config{KillGrace: grace}, "serve")
+	b := preparedBuilder(t, p, map[string]any{"run": "cleanup", "marker": marker})
+	_, errc := runInFlight(t, context.Background(), b)
+	pid := p.pid(t)
+	took := within(t, grace+time.Second, "Kill of a plugin cleaning up", p.Kill)
+	if took < teardownTime {
+		t.Errorf("Kill returned after %v, before the plugin's teardown (%v) could finish", took, teardownTime)
+	}
+	if took >= grace {
+		t.Errorf("Kill took %v: it waited for the grace period (%v) although the plugin quit", took, grace)
+	}
+	got, err := os.ReadFile(marker)
+	if err != nil || string(got) != context.Canceled.Error() {
+		t.Errorf("teardown marker: %q, %v; want the teardown to have run on %q", got, err, context.Canceled)
+	}
+	p.log.waitFor(t, time.Second, "from the plugin's teardown", msgIs("teardown finished"))
+	select {
+	case err := <-errc:
+		wantExited(t, "Run in flight during Kill", err, "killed by the host (Client.Kill); exit status 0")
+	case <-time.After(time.Second):
+		t.Fatal("Run still in flight after Kill returned")
+	}
+	assertReaped(t, pid)
+}
+
+// A forced kill ends the plugin's whole process tree: the `sleep 300` it
+// started is gone too, and the error says the host killed it after
+// KillGrace.
+func TestKillForcedEndsTree(t *testing.T) {
+	t.Parallel()
+	const grace = 300 * time.Millisecond
+	p := newPlug(t, &host.Config{KillGrace: grace}, "serve", envStubborn+"=1")
+	b := preparedBuilder(t, p, map[string]any{"run": "spawn-sleep"})
+	said, errc := runInFlight(t, context.Background(), b)
+	var sleepPid int
+	if _, err := fmt.Sscan(said, &sleepPid); err != nil || sleepPid <= 0 {
+		t.Fatalf("the plugin said %q, want the pid of its sleep", said)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(sleepPid, syscall.SIGKILL) })
+	pid := p.pid(t)
+	within(t, grace+time.Second, "Kill of a stubborn plugin", p.Kill)
+	if !waitGone(sleepPid, time.Second) {
+		t.Errorf("the plugin's child %d (sleep 300) outlived the forced kill", sleepPid)
+	}
+	select {
+	case err := <-errc:
+		wantExited(t, "Run in flight during Kill", err, "killed by the host (Client.Kill): it did not quit within Config.KillGrace (300ms); signal: killed")
+	case <-time.After(time.Second):
+		t.Fatal("Run still in flight after Kill returned")
+	}
+	assertReaped(t, pid)
+}
+
+// The plugin leads a process group of its own (so that a forced kill can
+// end the group), unless the host's SysProcAttr says otherwise.
+func TestPluginOwnProcessGroup(t *testing.T) {
+	t.Parallel()
+	p := newPlug(t, nil, "serve")
+	if _, err := p.Builder(); err != nil {
+		t.Fatal(err)
+	}
+	pid := p.pid(t)
+	pgid, err := syscall.Getpgid(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pgid != pid {
+		t.Errorf("plugin %d is in process group %d, want its own", pid, pgid)
+	}
+	if own := syscall.Getpgrp(); pgid == own {
+		t.Errorf("plugin shares the host's process group %d", own)
+	}
+}
+
+// The deadline of the caller's ctx crosses: the plugin's ctx has the same
+// deadline, and when it passes both sides see context.DeadlineExceeded
+// (not Canceled), and the plugin is not taken for dead.
+func TestDeadlineCrosses(t *testing.T) {
+	t.Parallel()
+	p := newPlug(t, nil, "serve")
+	b := preparedBuilder(t, p, map[string]any{"run": "deadline"})
+	deadline := time.Now().Add(500 * time.Millisecond)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	said, errc := runInFlight(t, ctx, b)
+	got, err := time.Parse(time.RFC3339Nano, said)
+	if err != nil {
+		t.Fatalf("the plugin said %q, want its ctx's deadline", said)
+	}
+	if !got.Equal(deadline) {
+		t.Errorf("the plugin's ctx.Deadline() = %v, want the host's %v", got, deadline)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			t.Errorf("Run returned %v, want the plugin's ctx.Err() wrapping context.DeadlineExceeded", err)
+		}
+		if errors.Is(err, host.ErrProcessExited) {
+			t.Errorf("Run returned %v, wrapping ErrProcessExited", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still running 10 s after its deadline")
+	}
+	if err := b.Prepare(map[string]any{}); err != nil || p.Exited() {
+		t.Errorf("Prepare after the deadline: %v (exited: %v)", err, p.Exited())
+	}
+}

@@ -1,0 +1,52 @@
+//go:build unix
+
+package host
+
+import (
+	"errors"
+	"os/exec"
+	"syscall"
+)
+
+// procTree is a started plugin and what it started, so that forcing the
+// plugin ends them all. On Unix the plugin leads a process group of its
+// own and forcing it kills the group: a `sleep 300` or a VM tool the plugin
+// started does not outlive it. (A process that left the group, with setsid
+// or setpgid, is out of reach: that is how such a process asks to outlive
+// its parent.)
+type procTree struct {
+	cmd   *exec.Cmd
+	group bool // the plugin leads its own process group
+}
+
+// prepareTree makes cmd start in a process group of its own, unless the
+// host's own SysProcAttr put it in another group.
+func prepareTree(cmd *exec.Cmd) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	if a := cmd.SysProcAttr; !a.Setsid && a.Pgid == 0 && !a.Foreground {
+		a.Setpgid = true
+	}
+}
+
+// newTree returns the tree of cmd, just started.
+func newTree(cmd *exec.Cmd) *procTree {
+	a := cmd.SysProcAttr
+	own := a != nil && (a.Setsid || a.Setpgid && a.Pgid == 0)
+	return &procTree{cmd: cmd, group: own}
+}
+
+// kill kills the plugin and its process group. It is called before the
+// plugin is reaped, so its pid still names its group.
+func (t *procTree) kill() {
+	if t.group {
+		if err := syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			_ = t.cmd.Process.Kill()
+		}
+	}
+	_ = t.cmd.Process.Kill()
+}
+
+// release frees what the tree holds, once the plugin is reaped.
+func (t *procTree) release() {}

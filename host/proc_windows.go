@@ -1,0 +1,67 @@
+//go:build windows
+
+package host
+
+import (
+	"os/exec"
+
+	"golang.org/x/sys/windows"
+)
+
+// procTree is a started plugin and what it started, so that forcing the
+// plugin ends them all. On Windows the plugin is put in a job object right
+// after it starts, and forcing it terminates the job: every process the
+// plugin started since then is in the job too (unless it was created with
+// CREATE_BREAKAWAY_FROM_JOB in a job that allows it). What is left: a
+// process the plugin started in the moment between its start and its
+// assignment to the job (before the Go runtime has run the plugin's main,
+// so in practice none), and, where the job cannot be made (the host itself
+// runs in a job that forbids nesting, before Windows 8), the plugin alone
+// is killed.
+type procTree struct {
+	cmd *exec.Cmd
+	job windows.Handle // 0 when the job could not be made
+}
+
+// prepareTree does nothing on Windows: the job is made once the plugin
+// has started.
+func prepareTree(*exec.Cmd) {}
+
+// newTree puts cmd, just started, in a new job object.
+func newTree(cmd *exec.Cmd) *procTree {
+	t := &procTree{cmd: cmd}
+	job, err := windows.CreateJobObject(nil, nil)
+	if err != nil {
+		return t
+	}
+	p, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(cmd.Process.Pid))
+	if err != nil {
+		_ = windows.CloseHandle(job)
+		return t
+	}
+	defer windows.CloseHandle(p)
+	if err := windows.AssignProcessToJobObject(job, p); err != nil {
+		_ = windows.CloseHandle(job)
+		return t
+	}
+	t.job = job
+	return t
+}
+
+// kill terminates the job, and the plugin in any case.
+func (t *procTree) kill() {
+	if t.job != 0 {
+		_ = windows.TerminateJobObject(t.job, 1)
+	}
+	_ = t.cmd.Process.Kill()
+}
+
+// release closes the job's handle once the plugin is reaped. The job is
+// not KILL_ON_JOB_CLOSE: what a plugin that quit on its own left running
+// is left running, as on Unix.
+func (t *procTree) release() {
+	if t.job != 0 {
+		_ = windows.CloseHandle(t.job)
+		t.job = 0
+	}
+}

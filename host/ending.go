@@ -5,8 +5,9 @@ import "fmt"
 // forceKillFor kills the process (and what it started, see procTree)
 // without asking, and records why for the error that reports its end.
 func (c *Client) forceKillFor(why string) {
+	exited := c.Exited()
 	c.mu.Lock()
-	if c.forced == "" && !c.Exited() {
+	if c.forced == "" && !exited {
 		c.forced = why
 	}
 	c.mu.Unlock()

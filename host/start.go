@@ -184,7 +184,7 @@ func (c *Client) relaunch(pristine exec.Cmd) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	*c.cfg.Cmd = pristine
-	c.cmd, c.lifeline = nil, nil
+	c.cmd, c.lifeline, c.tree = nil, nil, nil
 	c.exited = make(chan struct{})
 	c.exitErr = nil
 	c.tail = tail{}

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -182,5 +184,79 @@ func TestDeadlineCrosses(t *testing.T) {
 	}
 	if err := b.Prepare(map[string]any{}); err != nil || p.Exited() {
 		t.Errorf("Prepare after the deadline: %v (exited: %v)", err, p.Exited())
+	}
+}
+
+// In a helper: how many Prepares of "exit-after-replies" returned, and
+// how many goroutines ran while the Prepare of "count-goroutines" ran.
+var (
+	prepared   atomic.Int64
+	goroutines atomic.Int64
+)
+
+// markGoroutines records how many goroutines run in a call of the plugin
+// when no other call runs: net/rpc serves each call on a goroutine of its
+// own, which ends once the reply is written to the connection.
+func markGoroutines() { goroutines.Store(int64(runtime.NumGoroutine())) }
+
+// exitAfterReplies is deferred by Prepare: once n Prepares have returned
+// and their replies have been written (their goroutines have ended), the
+// plugin exits at once.
+func exitAfterReplies(n int64) {
+	if prepared.Add(1) != n {
+		return
+	}
+	go func() {
+		// This goroutine stands in for the call's of markGoroutines.
+		for int64(runtime.NumGoroutine()) > goroutines.Load() {
+			runtime.Gosched() // polling a real condition
+		}
+		os.Exit(0)
+	}()
+}
+
+// A plugin that replies and exits at once: every reply it wrote before it
+// exited reaches its caller. Each of n builders (a stream each) is
+// prepared at once; the plugin exits as soon as the last reply is written
+// to the connection. (With the RSTs muxconn once forged at the end of a
+// connection, 581 and 595 of 600 arrived in two runs.)
+func TestRepliesBeforeExitArrive(t *testing.T) {
+	t.Parallel()
+	const n, rounds = 200, 3
+	var ok, exited int
+	for range rounds {
+		p := newPlug(t, nil, "serve")
+		bs := make([]shared.Builder, n)
+		for i := range bs {
+			b, err := p.Builder()
+			if err != nil {
+				t.Fatal(err)
+			}
+			bs[i] = b
+		}
+		if err := bs[0].Prepare(map[string]any{"prepare": "count-goroutines"}); err != nil {
+			t.Fatal(err)
+		}
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i, b := range bs {
+			wg.Go(func() { errs[i] = b.Prepare(map[string]any{"prepare": "exit-after-replies", "n": n}) })
+		}
+		awaitAll(t, &wg, 10*time.Second, "every Prepare")
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, host.ErrProcessExited):
+				exited++
+			default:
+				t.Errorf("Prepare: %v", err)
+			}
+		}
+		p.Kill()
+	}
+	t.Logf("%d of %d replies arrived; %d calls ended with the plugin", ok, n*rounds, exited)
+	if ok != n*rounds {
+		t.Errorf("%d of %d replies the plugin wrote before it exited were lost", n*rounds-ok, n*rounds)
 	}
 }

@@ -268,6 +268,15 @@ func (b *testBuilder) Prepare(config interface{}) error {
 	b.mu.Lock()
 	b.cfg = m
 	b.mu.Unlock()
+	switch b.action("prepare") {
+	case "count-goroutines":
+		markGoroutines()
+		return nil
+	case "exit-after-replies":
+		n, _ := m["n"].(float64)
+		defer exitAfterReplies(int64(n))
+		return nil
+	}
 	return act("Builder.Prepare", b.action("prepare"))
 }
 

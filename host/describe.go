@@ -45,9 +45,11 @@ type Description struct {
 // against it first; a mismatch is an error wrapping ErrChecksum. The run
 // is bounded: it ends at ctx's deadline or after DefaultDescribeTimeout,
 // whichever comes first, and when the binary writes more than 1 MiB on
-// stdout or 64 KiB on stderr. The binary, and any process it started in
-// its process group, is killed when Describe returns (on Windows, the
-// binary only). Errors name the binary and say what it did.
+// stdout or 64 KiB on stderr. It runs without plugwire's environment
+// variables, with no standard input, in a process group of its own that
+// is killed as soon as the binary exits or its run ends, so that nothing
+// it started is left behind (on Windows, only the binary itself is
+// killed). Errors name the binary and say what it did.
 func Describe(ctx context.Context, path string) (*Description, error) {
 	d, _, err := describe(ctx, path, DefaultDescribeTimeout, false)
 	return d, err

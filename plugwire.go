@@ -56,6 +56,11 @@ func Serve(plugins map[string]plugin.Plugin) {
 }
 
 func serve(plugins map[string]plugin.Plugin) error {
+	if debug, err := wire.DebugMode(os.LookupEnv); err != nil {
+		return err
+	} else if debug {
+		return serveDebug(plugins)
+	}
 	minPort, maxPort, err := wire.PortRange(os.LookupEnv)
 	if err != nil {
 		return err

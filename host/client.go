@@ -55,6 +55,9 @@ type Client struct {
 	pending     *wire.Pending // the preamble; its answer is read by conn's first Read
 	answerDue   answerDue     // when the answer is due
 
+	reattach    *Reattach // a plugin in debug mode to connect to instead of starting Cmd
+	reattachErr error     // why Config.Reattach or EnvReattach is unusable
+
 	exited  chan struct{} // closed once the process is reaped
 	exitErr error         // how it ended; set before exited is closed
 	tail    tail
@@ -93,6 +96,7 @@ func NewClient(cfg *Config) *Client {
 		}
 	}
 	c.plugins = newPluginTable(c.cfg.Plugins)
+	c.reattach, c.reattachErr = findReattach(&c.cfg)
 	c.logger = c.cfg.Logger
 	if c.logger == nil {
 		c.logger = hclog.New(&hclog.LoggerOptions{Name: "plugwire", Level: hclog.Info})
@@ -102,7 +106,8 @@ func NewClient(cfg *Config) *Client {
 	return c
 }
 
-// Exited reports whether the plugin process has exited (and been reaped).
+// Exited reports whether the plugin process has exited (and been reaped);
+// for a reattached plugin (see Reattach), whether the connection ended.
 func (c *Client) Exited() bool {
 	return isClosed(c.exitedCh())
 }
@@ -253,7 +258,7 @@ func (c *Client) connect(ctx context.Context, a *attempt, addrCh <-chan string, 
 	if a.deadline.Before(due.by) {
 		due = answerDue{by: a.deadline}
 	}
-	conn, rpcClient, pending, err := rpcconn.Open(raw, secret, due.by, c.plugins.m)
+	conn, rpcClient, pending, err := rpcconn.Open(raw, secret, due.by, c.plugins.m, false)
 	if err != nil {
 		if pending == nil {
 			return c.handshakeErr(ctx, err, due)
@@ -423,8 +428,12 @@ func (c *Client) waitExit(d time.Duration) bool {
 // forceKill kills the process, and what it started, without asking.
 func (c *Client) forceKill() {
 	c.mu.Lock()
-	tree := c.tree
+	tree, conn := c.tree, c.conn
 	c.mu.Unlock()
+	if c.reattach != nil && conn != nil {
+		_ = conn.Close() // a reattached plugin's process is not ours
+		return
+	}
 	if tree != nil {
 		tree.kill()
 	}
@@ -469,6 +478,10 @@ func (c *Client) kill() {
 	c.startMu.Unlock()
 	if starting {
 		<-c.startDone
+	}
+	if c.reattach != nil {
+		c.hangUp()
+		return
 	}
 	c.mu.Lock()
 	cmd, rpcClient, conn, lifeline := c.cmd, c.rpc, c.conn, c.lifeline

@@ -81,6 +81,11 @@ type Config struct {
 
 	verified *verified // set by Component.NewClient: the check Discover made
 
+	// Reattach, when set, is a plugin already running in debug mode for
+	// the Client to connect to instead of starting Cmd (see Reattach).
+	// Nil means the entry of EnvReattach for Cmd's base name, if any.
+	Reattach *Reattach
+
 	// Plugins are what Dispense can return, by name. Nil means plugwire's
 	// own contracts: "builder" (shared.BuilderPlugin) and "command"
 	// (shared.CommandPlugin). A plugin set's component "KIND/NAME" that

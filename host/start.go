@@ -110,6 +110,9 @@ type attempt struct {
 // full, until the start's deadline. Whatever fails, no process is left:
 // each launch kills and reaps what it started.
 func (c *Client) run(parent context.Context, proven bool) error {
+	if c.reattach != nil || c.reattachErr != nil {
+		return c.runAttach(parent)
+	}
 	if err := c.check(); err != nil {
 		return err
 	}

@@ -135,7 +135,7 @@ func serve(plugins map[string]plugin.Plugin) (*kit, error) {
 	if err != nil {
 		return fail(fmt.Errorf("connecting to %s: %w", ln.Addr(), err))
 	}
-	k.conn, k.rpc, k.pending, err = rpcconn.Open(raw, secret, deadline, plugins)
+	k.conn, k.rpc, k.pending, err = rpcconn.Open(raw, secret, deadline, plugins, false)
 	if err != nil {
 		return fail(fmt.Errorf("opening the RPC session: %w", err))
 	}

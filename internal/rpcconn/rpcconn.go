@@ -5,6 +5,7 @@
 package rpcconn
 
 import (
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -67,7 +68,11 @@ func Serve(conn net.Conn, plugins map[string]plugin.Plugin, stop <-chan struct{}
 // Dispense's reply is read only after the answer. The answer is due by
 // due. On failure raw is closed; when the answer failed its check,
 // pending.Err says why.
-func Open(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.Plugin) (conn *muxconn.Conn, rpcClient *plugin.RPCClient, pending *wire.Pending, err error) {
+//
+// With localKeepalive, yamux's keepalive pings are answered on the host's
+// side (see localPings): for a plugin in debug mode, which may be stopped
+// at a breakpoint for longer than yamux allows.
+func Open(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.Plugin, localKeepalive bool) (conn *muxconn.Conn, rpcClient *plugin.RPCClient, pending *wire.Pending, err error) {
 	pending, err = wire.SendHello(raw, s, due)
 	if err != nil {
 		_ = raw.Close()
@@ -86,10 +91,14 @@ func Open(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.
 		}
 		return err
 	})
-	rpcClient, err = plugin.NewRPCClient(conn, plugins)
+	var rwc io.ReadWriteCloser = conn
+	if localKeepalive {
+		rwc = newLocalPings(conn)
+	}
+	rpcClient, err = plugin.NewRPCClient(rwc, plugins)
 	close(opened)
 	if err != nil {
-		_ = conn.Close()
+		_ = rwc.Close()
 		return nil, nil, pending, err
 	}
 	return conn, rpcClient, pending, nil

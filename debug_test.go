@@ -1,0 +1,281 @@
+package plugwire_test
+
+// Debug mode and reattach, with real processes: the test binary runs as
+// the "set" test plugin with PLUGWIRE_DEBUG=1, as a person would run a
+// plugin by hand or under dlv exec, and hosts reattach to it.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/wire"
+	"github.com/plugwire/plugwire/shared"
+)
+
+// debugPlugin is a plugin process in debug mode.
+type debugPlugin struct {
+	cmd    *exec.Cmd
+	line   string // the PLUGWIRE_REATTACH=... line it printed
+	value  string // the variable's value
+	entry  host.Reattach
+	exited chan struct{} // closed once it has exited
+	err    error         // how it exited; set before exited is closed
+
+	mu     sync.Mutex
+	stderr []string
+}
+
+// startDebugPlugin runs the "set" test plugin in debug mode, with no other
+// plugwire variable set, and reads the line it prints. It is interrupted
+// at cleanup, as Ctrl-C would.
+func startDebugPlugin(t *testing.T) *debugPlugin {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(bareEnv("set"), wire.EnvDebug+"=1")
+	r, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &debugPlugin{cmd: cmd, exited: make(chan struct{})}
+	lines := make(chan string, 1)
+	scanned := make(chan struct{})
+	go func() {
+		defer close(scanned)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stderr = append(p.stderr, sc.Text())
+			p.mu.Unlock()
+			if strings.HasPrefix(sc.Text(), wire.EnvReattach+"=") {
+				lines <- sc.Text()
+			}
+		}
+	}()
+	go func() {
+		<-scanned
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.exited
+			t.Errorf("debug plugin still running 10 s after SIGINT; stderr: %q", p.lines())
+		}
+	})
+	select {
+	case p.line = <-lines:
+	case <-p.exited:
+		t.Fatalf("debug plugin exited (%v) before printing %s; stderr: %q", p.err, wire.EnvReattach, p.lines())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("debug plugin printed no %s line in 30 s; stderr: %q", wire.EnvReattach, p.lines())
+	}
+	p.value = strings.TrimSuffix(strings.TrimPrefix(p.line, wire.EnvReattach+"='"), "'")
+	entries, err := wire.ParseReattach(p.value)
+	if err != nil {
+		t.Fatalf("the printed line %q does not parse: %v", p.line, err)
+	}
+	e, ok := entries[filepath.Base(os.Args[0])]
+	if !ok || len(entries) != 1 {
+		t.Fatalf("the printed line %q has no single entry for %q", p.line, filepath.Base(os.Args[0]))
+	}
+	p.entry = host.Reattach(e)
+	return p
+}
+
+func (p *debugPlugin) lines() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.stderr...)
+}
+
+func (p *debugPlugin) running() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// reattachClient is a host client for the debug plugin through
+// Config.Reattach, killed at cleanup.
+func reattachClient(t *testing.T, p *debugPlugin) *host.Client {
+	c := host.NewClient(&host.Config{
+		Reattach: &p.entry,
+		Plugins:  setPlugins(),
+		Logger:   hclog.New(&hclog.LoggerOptions{Name: "e2e", Level: hclog.Warn, Output: testWriter{t}}),
+	})
+	t.Cleanup(c.Kill)
+	return c
+}
+
+// builderSays runs builder/a of the set, which says its process id.
+func builderSays(t *testing.T, c *host.Client) string {
+	t.Helper()
+	raw, err := c.Dispense("builder/a")
+	if err != nil {
+		t.Fatalf("Dispense: %v", err)
+	}
+	ui := &recUi{}
+	if err := raw.(shared.Builder).Run(context.Background(), nil, ui); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return strings.Join(ui.lines_(), "\n")
+}
+
+// A plugin in debug mode prints the line to paste, serves one host after
+// another (found through PLUGWIRE_REATTACH by the base name of
+// Config.Cmd), outlives each host's Kill, and ends on Ctrl-C.
+func TestDebugModeServesHostsInTurn(t *testing.T) {
+	p := startDebugPlugin(t)
+	pid := p.cmd.Process.Pid
+	re := regexp.MustCompile(fmt.Sprintf(`^PLUGWIRE_REATTACH='\{"%s":\{"addr":"127\.0\.0\.1:\d+","secret":"[0-9a-f]{64}","pid":%d\}\}'$`,
+		regexp.QuoteMeta(filepath.Base(os.Args[0])), pid))
+	if !re.MatchString(p.line) {
+		t.Fatalf("printed %q, want a line matching %s", p.line, re)
+	}
+	t.Setenv(host.EnvReattach, p.value)
+	want := fmt.Sprintf("say: builder a in pid %d", pid)
+
+	for i := 1; i <= 2; i++ {
+		// The host would start this binary, but reattaches instead.
+		c := host.NewClient(&host.Config{Cmd: exec.Command(os.Args[0]), Plugins: setPlugins()})
+		if got := builderSays(t, c); got != want {
+			t.Fatalf("host %d: builder said %q, want %q", i, got, want)
+		}
+		raw, err := c.Dispense("command/c")
+		if err != nil {
+			t.Fatalf("host %d: Dispense: %v", i, err)
+		}
+		if s := raw.(shared.Command).Synopsis(); s != fmt.Sprintf("command c in pid %d", pid) {
+			t.Fatalf("host %d: Synopsis %q", i, s)
+		}
+		c.Kill()
+		if !c.Exited() {
+			t.Fatalf("host %d: Exited() is false after Kill", i)
+		}
+		if _, err := c.Dispense("builder/a"); !errors.Is(err, host.ErrProcessExited) {
+			t.Fatalf("host %d: Dispense after Kill: %v, want ErrProcessExited", i, err)
+		}
+		if !p.running() {
+			t.Fatalf("host %d: Kill ended the debug plugin: %v; stderr %q", i, p.err, p.lines())
+		}
+	}
+
+	// Ctrl-C ends the plugin, and the connected host sees the end.
+	c := reattachClient(t, p)
+	if got := builderSays(t, c); got != want {
+		t.Fatalf("third host: %q", got)
+	}
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("debug plugin still running 10 s after SIGINT; stderr %q", p.lines())
+	}
+	if p.err != nil {
+		t.Fatalf("debug plugin exited with %v after SIGINT, want status 0; stderr %q", p.err, p.lines())
+	}
+	raw, err := c.Dispense("builder/a")
+	if err == nil {
+		err = raw.(shared.Builder).Run(context.Background(), nil, &recUi{})
+	}
+	if !errors.Is(err, host.ErrProcessExited) || !strings.Contains(err.Error(), "reattached in debug mode") {
+		t.Fatalf("call after the plugin ended: %v, want ErrProcessExited naming the reattached plugin", err)
+	}
+	if !c.Exited() {
+		t.Fatal("Exited() is false once the connection ended")
+	}
+	out := strings.Join(p.lines(), "\n")
+	for _, s := range []string{"host 1 connected", "host 2 disconnected", "host 3 connected", "interrupted: debug mode ended"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("stderr does not say %q:\n%s", s, out)
+		}
+	}
+}
+
+// What a reattach can get wrong is told apart, and does not disturb the
+// plugin, which serves the right host after it.
+func TestReattachErrors(t *testing.T) {
+	t.Parallel()
+	p := startDebugPlugin(t)
+
+	wrong := p.entry
+	wrong.Secret = strings.Repeat("ab", wire.SecretSize)
+	bad := host.NewClient(&host.Config{Reattach: &wrong, Plugins: setPlugins()})
+	defer bad.Kill()
+	if _, err := bad.Dispense("builder/a"); !errors.Is(err, host.ErrHandshake) || !strings.Contains(err.Error(), "secret") {
+		t.Fatalf("wrong secret: %v, want ErrHandshake saying why", err)
+	}
+
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := p.entry
+	gone.Addr = ln.Addr().String()
+	ln.Close()
+	stale := host.NewClient(&host.Config{Reattach: &gone})
+	defer stale.Kill()
+	if err := stale.Start(context.Background()); !errors.Is(err, host.ErrProcessExited) || !strings.Contains(err.Error(), host.EnvReattach) {
+		t.Fatalf("nothing at the address: %v, want ErrProcessExited naming %s", err, host.EnvReattach)
+	}
+
+	notLoopback := p.entry
+	notLoopback.Addr = "192.0.2.1:1234"
+	remote := host.NewClient(&host.Config{Reattach: &notLoopback})
+	defer remote.Kill()
+	if err := remote.Start(context.Background()); err == nil || !strings.Contains(err.Error(), `"192.0.2.1:1234" is not a loopback address`) {
+		t.Fatalf("non-loopback address: %v", err)
+	}
+
+	c := reattachClient(t, p)
+	if got, want := builderSays(t, c), fmt.Sprintf("say: builder a in pid %d", p.cmd.Process.Pid); got != want {
+		t.Fatalf("after the failed reattaches: %q, want %q", got, want)
+	}
+}
+
+// A PLUGWIRE_REATTACH that does not parse fails each start with an error
+// naming it; one without an entry for the binary leaves starts alone; and
+// PLUGWIRE_DEBUG in a host's environment does not put the plugins it
+// starts in debug mode.
+func TestReattachEnvironment(t *testing.T) {
+	t.Setenv(host.EnvReattach, `{"plugwire.test": {"addr": "127.0.0.1:1"`)
+	c := host.NewClient(&host.Config{Cmd: exec.Command(os.Args[0])})
+	if err := c.Start(context.Background()); err == nil || !strings.Contains(err.Error(), host.EnvReattach+" is not JSON") {
+		t.Fatalf("bad %s: %v", host.EnvReattach, err)
+	}
+	c.Kill()
+
+	t.Setenv(host.EnvReattach, `{"some-other-plugin":{"addr":"127.0.0.1:1","secret":"`+strings.Repeat("00", wire.SecretSize)+`","pid":1}}`)
+	t.Setenv(wire.EnvDebug, "1")
+	b, err := start(t, "builder", nil).Builder()
+	if err != nil {
+		t.Fatalf("a start with another plugin's entry and %s=1 in the host's environment: %v", wire.EnvDebug, err)
+	}
+	if err := b.Prepare(map[string]any{"mode": "config"}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,225 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/plugwire/plugwire/internal/muxconn"
+	"github.com/plugwire/plugwire/internal/rpcconn"
+	"github.com/plugwire/plugwire/internal/wire"
+)
+
+// EnvReattach is the environment variable through which a host finds
+// plugins running in debug mode (PLUGWIRE_DEBUG=1, see package plugwire):
+// JSON naming each by the base name of its binary, as the plugin prints
+// it,
+//
+//	PLUGWIRE_REATTACH='{"NAME":{"addr":"127.0.0.1:PORT","secret":"HEX","pid":N}}'
+//
+// A Client whose Config.Cmd names a binary with that base name (without
+// .exe) connects to that process instead of starting Cmd, unless
+// Config.Reattach says otherwise. A value that does not parse fails the
+// start of every Client, naming the variable.
+const EnvReattach = wire.EnvReattach
+
+// Reattach is a plugin already running in debug mode, for a Client to
+// connect to instead of starting one: what the plugin printed for
+// EnvReattach.
+//
+// A reattached Client connects with the same handshake as a started one,
+// proving Secret. Kill hangs up and leaves the process running (it serves
+// the next host); Exited reports that the connection ended, and calls
+// then fail with errors wrapping ErrProcessExited that say so.
+// Config.KillGrace bounds how long Kill waits for the plugin's side to
+// end; Config.Cmd, when set, only names the plugin; StartTimeout bounds
+// the connection and handshake; Config.SHA256 is not checked, as the host
+// runs no binary. yamux's keepalive is answered on the
+// host's side, so a plugin stopped at a breakpoint keeps its host for as
+// long as it stays stopped.
+type Reattach struct {
+	Addr   string `json:"addr"`   // "127.0.0.1:PORT"
+	Secret string `json:"secret"` // hex, as printed
+	Pid    int    `json:"pid"`    // the plugin's process id, for messages
+}
+
+// reattachName is the name a plugin in debug mode is known by: the base
+// name of its binary, without .exe.
+func reattachName(path string) string {
+	name := filepath.Base(path)
+	if ext := filepath.Ext(name); strings.EqualFold(ext, ".exe") {
+		name = strings.TrimSuffix(name, ext)
+	}
+	return name
+}
+
+// findReattach returns the plugin in debug mode cfg's Client connects to,
+// or nil to start Cmd.
+func findReattach(cfg *Config) (*Reattach, error) {
+	if r := cfg.Reattach; r != nil {
+		e := wire.ReattachEntry(*r)
+		if err := e.Check(); err != nil {
+			return nil, fmt.Errorf("host: Config.Reattach: %w", err)
+		}
+		return r, nil
+	}
+	v, ok := os.LookupEnv(EnvReattach)
+	if !ok || v == "" || cfg.Cmd == nil {
+		return nil, nil
+	}
+	entries, err := wire.ParseReattach(v)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	e, ok := entries[reattachName(cfg.Cmd.Path)]
+	if !ok {
+		return nil, nil
+	}
+	r := Reattach(e)
+	return &r, nil
+}
+
+// runAttach is the first start of a reattached Client.
+func (c *Client) runAttach(parent context.Context) error {
+	if c.reattachErr != nil {
+		return c.reattachErr
+	}
+	if c.cfg.StartTimeout < 0 {
+		return fmt.Errorf("host: Config.StartTimeout %v is negative", c.cfg.StartTimeout)
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	c.mu.Lock()
+	killed := c.killed
+	c.cancelStart = cancel
+	c.mu.Unlock()
+	if killed || !registry.enter(c) {
+		return fmt.Errorf("%w: %s was killed by Client.Kill (or CleanupClients) before it connected", ErrProcessExited, c.name)
+	}
+	deadline := time.Now().Add(c.cfg.StartTimeout)
+	ctx, cancelDeadline := context.WithDeadlineCause(ctx, deadline, errStartDeadline)
+	defer cancelDeadline()
+	err := c.attach(ctx, deadline)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = c.stopped(parent, ctx, &attempt{deadline: deadline, phase: "handshake"})
+		}
+		registry.remove(c)
+	}
+	return err
+}
+
+// attach connects to the plugin in debug mode and completes the
+// handshake, waiting for the plugin's answer: a wrong secret is reported
+// here, with what to do about it.
+func (c *Client) attach(ctx context.Context, deadline time.Time) error {
+	r := c.reattach
+	secret, err := wire.ReattachEntry(*r).ParseSecret()
+	if err != nil {
+		return fmt.Errorf("host: reattaching to %s: %w", c.name, err)
+	}
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", r.Addr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("host: %w: reattaching to %s: nothing answers at %s (the plugin started in debug mode as pid %d has ended, or %s is stale): %v",
+			ErrProcessExited, c.name, r.Addr, r.Pid, EnvReattach, err)
+	}
+	stopClose := context.AfterFunc(ctx, func() { _ = raw.Close() })
+	conn, rpcClient, pending, err := rpcconn.Open(raw, secret, deadline, c.plugins.m, true)
+	if err == nil {
+		select {
+		case <-pending.Done():
+			err = pending.Err()
+		case <-ctx.Done():
+		}
+		if err != nil || ctx.Err() != nil {
+			_ = conn.Close()
+			_ = rpcClient.Close()
+		}
+	}
+	if !stopClose() {
+		return ctx.Err()
+	}
+	if err != nil {
+		if pending != nil && pending.Err() != nil {
+			err = pending.Err()
+		}
+		return c.attachErr(err)
+	}
+	c.mu.Lock()
+	c.conn, c.rpc, c.pending, c.answerDue = conn, rpcClient, pending, answerDue{by: deadline}
+	c.mu.Unlock()
+	go c.watchAttached(conn)
+	c.logger.Debug("reattached to plugin in debug mode", "addr", r.Addr, "pid", r.Pid)
+	return nil
+}
+
+// attachErr turns a failed handshake with a plugin in debug mode into the
+// error a start reports.
+func (c *Client) attachErr(err error) error {
+	r := c.reattach
+	switch {
+	case errors.Is(err, wire.ErrVersionMismatch):
+		return fmt.Errorf("host: %s: %w", c.name, err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("host: %w: %s at %s did not answer the handshake within %v (a plugin stopped at a breakpoint answers once resumed)",
+			ErrStartTimeout, c.name, r.Addr, c.cfg.StartTimeout)
+	case isConnEnd(err):
+		return fmt.Errorf("host: %w: %s at %s (pid %d) closed the connection during the handshake: the secret in %s is not this plugin's (it changes each time the plugin starts), or it is not a plugwire plugin in debug mode",
+			ErrHandshake, c.name, r.Addr, r.Pid, EnvReattach)
+	case errors.Is(err, wire.ErrHandshake):
+		return fmt.Errorf("host: %s at %s: %w", c.name, r.Addr, err)
+	}
+	return fmt.Errorf("host: %w: %s at %s: %w", ErrHandshake, c.name, r.Addr, err)
+}
+
+// watchAttached marks a reattached Client exited once its connection has
+// ended: the plugin hung up, its process ended, or Kill hung up.
+func (c *Client) watchAttached(conn *muxconn.Conn) {
+	<-conn.Ended()
+	r := c.reattach
+	how := "the connection ended"
+	if err := conn.Err(); err != nil {
+		how += " (" + err.Error() + ")"
+	}
+	c.mu.Lock()
+	killed := c.killed
+	c.mu.Unlock()
+	if killed {
+		how = "Client.Kill hung up"
+	}
+	c.exitErr = fmt.Errorf("%w: %s, reattached in debug mode (pid %d at %s): %s; its process is not this host's to end",
+		ErrProcessExited, c.name, r.Pid, r.Addr, how)
+	registry.remove(c)
+	close(c.exited)
+	_ = conn.Close()
+	c.logger.Debug("connection to reattached plugin ended", "how", how)
+}
+
+// hangUp is Kill for a reattached Client: it hangs up as Kill does with a
+// started plugin (the write side first, so that what the plugin still
+// sends arrives), waits up to KillGrace for the plugin's side to end, and
+// closes the connection. The process goes on.
+func (c *Client) hangUp() {
+	c.mu.Lock()
+	conn, rpcClient := c.conn, c.rpc
+	c.mu.Unlock()
+	if conn == nil {
+		return // never connected
+	}
+	_ = conn.CloseWrite()
+	if !c.waitExit(c.cfg.KillGrace) {
+		c.logger.Debug("reattached plugin did not end its side in time; closing", "grace", c.cfg.KillGrace)
+	}
+	_ = conn.Close()
+	<-c.exited
+	_ = rpcClient.Close()
+}

@@ -4,6 +4,12 @@
 // plugin's Builder or Command (or any go-plugin net/rpc plugin named in
 // Config.Plugins), calls it as if it were local, and Kills the client when
 // done. CleanupClients kills every client at once, for a host's exit path.
+//
+// A host that finds its plugins in directories uses Discover: it asks each
+// binary named PREFIX+PLUGIN what it serves ("BINARY describe"), checks
+// versions and checksums, and returns a Catalog whose Components make the
+// Clients (one process per Client; several components dispensed from one
+// Client share its process).
 package host
 
 import (

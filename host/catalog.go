@@ -116,6 +116,9 @@ func (c *Catalog) Merge(others ...*Catalog) *Catalog {
 	m := &Catalog{}
 	offset := 0
 	for _, cat := range append([]*Catalog{c}, others...) {
+		if cat == nil {
+			continue
+		}
 		last := 0
 		for _, e := range cat.all {
 			e.order += offset
@@ -149,6 +152,9 @@ func (c *Catalog) LookupVersion(kind, name, constraint string) (Component, error
 		}
 	}
 	var versions []string
+	if c == nil {
+		c = &Catalog{}
+	}
 	for _, e := range c.all {
 		if e.Kind != kind || e.Name != name {
 			continue
@@ -178,6 +184,9 @@ func (c *Catalog) LookupVersion(kind, name, constraint string) (Component, error
 // sorted by kind, then name.
 func (c *Catalog) Components() []Component {
 	var cs []Component
+	if c == nil {
+		return nil
+	}
 	for i, e := range c.all {
 		if i == 0 || e.Kind != c.all[i-1].Kind || e.Name != c.all[i-1].Name {
 			cs = append(cs, e.Component)
@@ -190,6 +199,9 @@ func (c *Catalog) Components() []Component {
 // higher version shadows, sorted by kind, then name, then the one Lookup
 // picks first.
 func (c *Catalog) All() []Component {
+	if c == nil {
+		return nil
+	}
 	cs := make([]Component, len(c.all))
 	for i, e := range c.all {
 		cs[i] = e.Component
@@ -200,6 +212,9 @@ func (c *Catalog) All() []Component {
 // Skipped returns the files and directories Discover did not take, with
 // why, in the order met: for a host to log.
 func (c *Catalog) Skipped() []Skipped {
+	if c == nil {
+		return nil
+	}
 	return slices.Clone(c.skipped)
 }
 

@@ -42,8 +42,7 @@ type DiscoverOptions struct {
 // Discover finds plugin binaries in dirs with the zero DiscoverOptions:
 // see DiscoverOptions.Discover.
 func Discover(ctx context.Context, prefix string, dirs ...string) (*Catalog, error) {
-	var o DiscoverOptions
-	return o.Discover(ctx, prefix, dirs...)
+	return DiscoverOptions{}.Discover(ctx, prefix, dirs...)
 }
 
 // Discover looks in each directory for executables whose base name
@@ -58,7 +57,7 @@ func Discover(ctx context.Context, prefix string, dirs ...string) (*Catalog, err
 // missing when required, is skipped with a reason (Catalog.Skipped); so is
 // a directory that cannot be read. The error is for a bad prefix and for
 // ctx ending.
-func (o *DiscoverOptions) Discover(ctx context.Context, prefix string, dirs ...string) (*Catalog, error) {
+func (o DiscoverOptions) Discover(ctx context.Context, prefix string, dirs ...string) (*Catalog, error) {
 	if strings.ContainsAny(prefix, `/\`) {
 		return nil, fmt.Errorf("host: Discover: prefix %s contains a path separator", wire.Quote(prefix))
 	}

@@ -75,7 +75,7 @@ func BenchmarkDiscover50(b *testing.B) {
 					writeSum(b, dst)
 				}
 			}
-			opts := &host.DiscoverOptions{RequireChecksum: sums}
+			opts := host.DiscoverOptions{RequireChecksum: sums}
 			for b.Loop() {
 				cat, err := opts.Discover(context.Background(), "plugin-", dir)
 				if err != nil {

@@ -187,7 +187,7 @@ func TestDescribeJunk(t *testing.T) {
 			within(t, bound+5*time.Second, "Describe", func() {
 				if tc.timeout != 0 {
 					// Discover's own bound, through its options.
-					cat, derr := (&host.DiscoverOptions{DescribeTimeout: tc.timeout}).Discover(context.Background(), "plug-", filepath.Dir(tc.path))
+					cat, derr := (host.DiscoverOptions{DescribeTimeout: tc.timeout}).Discover(context.Background(), "plug-", filepath.Dir(tc.path))
 					if derr != nil || len(cat.Skipped()) != 1 {
 						t.Fatalf("Discover: %v, %v", cat, derr)
 					}
@@ -362,6 +362,22 @@ func TestDiscover(t *testing.T) {
 		}
 	}
 
+	// Catalogs merged are what one Discover over their directories finds.
+	c1, err1 := host.Discover(context.Background(), "plug-", d1)
+	c2, err2 := host.Discover(context.Background(), "plug-", d2)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if got := brief(c1.Merge(c2).All()); !reflect.DeepEqual(got, wantAll) {
+		t.Errorf("Merge: All:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantAll, "\n"))
+	}
+	var none *host.Catalog // a nil catalog is an empty one
+	if _, err := none.Lookup("builder", "x"); !errors.Is(err, host.ErrNoComponent) || none.Components() != nil || none.All() != nil || none.Skipped() != nil {
+		t.Errorf("nil catalog: Lookup = %v", err)
+	}
+	if got := brief(none.Merge(cat, nil).Components()); !reflect.DeepEqual(got, wantPicked) {
+		t.Errorf("nil.Merge(cat) = %q", got)
+	}
 	if _, err := host.Discover(context.Background(), "a/b", d1); err == nil || !strings.Contains(err.Error(), `"a/b"`) {
 		t.Errorf("Discover with prefix a/b = %v, want an error naming it", err)
 	}
@@ -382,7 +398,7 @@ func TestDiscoverChecksum(t *testing.T) {
 	writeSet(t, dir, "plug-nosum", "1.0.0", "builder", marker("plug-nosum"))
 
 	for _, require := range []bool{false, true} {
-		cat, err := (&host.DiscoverOptions{RequireChecksum: require}).Discover(context.Background(), "plug-", dir)
+		cat, err := (host.DiscoverOptions{RequireChecksum: require}).Discover(context.Background(), "plug-", dir)
 		if err != nil {
 			t.Fatal(err)
 		}

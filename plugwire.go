@@ -11,6 +11,10 @@
 // unchanged; packages builderplugin and commandplugin wrap Serve for
 // plugwire's own contracts.
 //
+// A binary serving several components (builders, commands, other plugin
+// types) is a Set: it dispenses each as KIND/NAME and answers
+// "BINARY describe", which hosts use to discover it (host.Discover).
+//
 // # Output
 //
 // A plugin's stdout and stderr are read by its host, not sent over the

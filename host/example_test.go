@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -128,7 +129,8 @@ func ExampleDiscover() {
 		return
 	}
 	for _, c := range cat.Components() {
-		fmt.Println(c.Kind, c.Name, c.Version, filepath.Base(c.Path), c.Dispense)
+		bin := strings.TrimSuffix(filepath.Base(c.Path), ".exe")
+		fmt.Println(c.Kind, c.Name, c.Version, bin, c.Dispense)
 	}
 	for _, s := range cat.Skipped() {
 		fmt.Println("skipped", s.Path, s.Reason)

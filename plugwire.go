@@ -28,6 +28,14 @@
 // with a "[LEVEL]" prefix, to be seen. Stdout after the address line goes
 // to the host's host.Config.Stdout or its log; print nothing on stdout
 // before Serve: the first line is the address.
+//
+// # Testing and debugging
+//
+// Package plugwiretest serves a plugin in a test's own process over the
+// same wire, or builds and starts its binary. A plugin run by hand with
+// PLUGWIRE_DEBUG=1 (see EnvDebug), directly or under dlv exec, serves
+// hosts one after another; a host reattaches to it through
+// PLUGWIRE_REATTACH (see host.Reattach).
 package plugwire
 
 import (

@@ -187,6 +187,9 @@ func TestDeadlineCrosses(t *testing.T) {
 	}
 }
 
+// lateUi is, in a helper, the Ui of a Run that has returned.
+var lateUi shared.Ui
+
 // In a helper: how many Prepares of "exit-after-replies" returned, and
 // how many goroutines ran while the Prepare of "count-goroutines" ran.
 var (
@@ -258,5 +261,26 @@ func TestRepliesBeforeExitArrive(t *testing.T) {
 	t.Logf("%d of %d replies arrived; %d calls ended with the plugin", ok, n*rounds, exited)
 	if ok != n*rounds {
 		t.Errorf("%d of %d replies the plugin wrote before it exited were lost", n*rounds-ok, n*rounds)
+	}
+}
+
+// A Ui call a plugin makes when nobody can receive it any more (here:
+// after the Run that got the Ui returned) does not block, and is logged on
+// the plugin's stderr at Warn with its text, which reaches the host's log.
+func TestLateUiIsLogged(t *testing.T) {
+	t.Parallel()
+	p := newPlug(t, nil, "serve")
+	b := preparedBuilder(t, p, map[string]any{"run": "keep-ui"})
+	if err := b.Run(context.Background(), nil, uiFunc(func(s string) { t.Errorf("the host's Ui got %q after Run returned", s) })); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 2*time.Second, "a Prepare whose Ui.Say nobody receives", func() {
+		if err := b.Prepare(map[string]any{"prepare": "say-late"}); err != nil {
+			t.Errorf("Prepare: %v", err)
+		}
+	})
+	e := p.log.waitFor(t, 5*time.Second, "for the late Ui.Say", msgIs("Ui.Say not delivered"))
+	if e.level() != "warn" || e.str("text") != "said too late" || e.str("error") == "" {
+		t.Errorf("late Ui.Say logged as %v, want at warn with its text and the error", e)
 	}
 }

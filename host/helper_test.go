@@ -272,6 +272,10 @@ func (b *testBuilder) Prepare(config interface{}) error {
 	case "count-goroutines":
 		markGoroutines()
 		return nil
+	case "say-late":
+		// Use the Ui of a Run that has returned.
+		lateUi.Say("said too late")
+		return nil
 	case "exit-after-replies":
 		n, _ := m["n"].(float64)
 		defer exitAfterReplies(int64(n))
@@ -324,6 +328,9 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 		return ctx.Err()
 	case "spawn-sleep":
 		return spawnSleep(ui)
+	case "keep-ui":
+		lateUi = ui
+		return nil
 	case "deadline":
 		// Say the deadline ctx has, then wait for it and report what
 		// ended ctx (wrapped, as a builder's SSH dial would).

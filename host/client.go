@@ -378,6 +378,16 @@ func (c *Client) handshakeErr(ctx context.Context, err error, due answerDue) err
 
 // wait reaps the process and records how it ended.
 func (c *Client) wait(stdout, stderr *lineWriter) {
+	c.mu.Lock()
+	tree := c.tree
+	c.mu.Unlock()
+	tree.awaitExit()
+	c.mu.Lock()
+	killed := c.killed
+	c.mu.Unlock()
+	if killed {
+		tree.endGroup() // Kill ends what the plugin left running, too
+	}
 	err := c.cmd.Wait()
 	stdout.flush()
 	stderr.flush()
@@ -389,7 +399,7 @@ func (c *Client) wait(stdout, stderr *lineWriter) {
 	}
 	c.exitErr = exitError(c.name, c.cmd.Process.Pid, c.endStatus(status), c.tail.get())
 	c.mu.Lock()
-	conn, lifeline, tree := c.conn, c.lifeline, c.tree
+	conn, lifeline := c.conn, c.lifeline
 	c.mu.Unlock()
 	tree.release()
 	if lifeline != nil {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -104,13 +105,30 @@ func TestKillLetsRunCleanUp(t *testing.T) {
 	assertReaped(t, pid)
 }
 
-// A forced kill ends the plugin's whole process tree: the `sleep 300` it
-// started is gone too, and the error says the host killed it after
-// KillGrace.
-func TestKillForcedEndsTree(t *testing.T) {
+// Kill ends the plugin's whole process tree: the `sleep 300` a method
+// that ignores its ctx started is gone too, whether the host forced the
+// plugin after KillGrace or the plugin gave up on the method at the end of
+// its own grace period and exited, and the error says who ended it.
+func TestKillEndsTree(t *testing.T) {
 	t.Parallel()
-	const grace = 300 * time.Millisecond
-	p := newPlug(t, &host.Config{KillGrace: grace}, "serve", envStubborn+"=1")
+	for _, tc := range []struct {
+		name   string
+		grace  time.Duration
+		env    string
+		status string
+	}{
+		{"forced", 300 * time.Millisecond, envStubborn + "=1", "killed by the host (Client.Kill): it did not quit within Config.KillGrace (300ms); signal: killed"},
+		{"plugin gave up", 5 * time.Second, envPluginGrace + "=200ms", "killed by the host (Client.Kill); exit status 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			killTree(t, tc.grace, tc.env, tc.status)
+		})
+	}
+}
+
+func killTree(t *testing.T, grace time.Duration, env, status string) {
+	p := newPlug(t, &host.Config{KillGrace: grace}, "serve", env)
 	b := preparedBuilder(t, p, map[string]any{"run": "spawn-sleep"})
 	said, errc := runInFlight(t, context.Background(), b)
 	var sleepPid int
@@ -119,13 +137,13 @@ func TestKillForcedEndsTree(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = syscall.Kill(sleepPid, syscall.SIGKILL) })
 	pid := p.pid(t)
-	within(t, grace+time.Second, "Kill of a stubborn plugin", p.Kill)
+	within(t, grace+time.Second, "Kill", p.Kill)
 	if !waitGone(sleepPid, time.Second) {
-		t.Errorf("the plugin's child %d (sleep 300) outlived the forced kill", sleepPid)
+		t.Errorf("the plugin's child %d (sleep 300) outlived the Kill", sleepPid)
 	}
 	select {
 	case err := <-errc:
-		wantExited(t, "Run in flight during Kill", err, "killed by the host (Client.Kill): it did not quit within Config.KillGrace (300ms); signal: killed")
+		wantExited(t, "Run in flight during Kill", err, status)
 	case <-time.After(time.Second):
 		t.Fatal("Run still in flight after Kill returned")
 	}
@@ -190,32 +208,38 @@ func TestDeadlineCrosses(t *testing.T) {
 // lateUi is, in a helper, the Ui of a Run that has returned.
 var lateUi shared.Ui
 
-// In a helper: how many Prepares of "exit-after-replies" returned, and
-// how many goroutines ran while the Prepare of "count-goroutines" ran.
-var (
-	prepared   atomic.Int64
-	goroutines atomic.Int64
-)
-
-// markGoroutines records how many goroutines run in a call of the plugin
-// when no other call runs: net/rpc serves each call on a goroutine of its
-// own, which ends once the reply is written to the connection.
-func markGoroutines() { goroutines.Store(int64(runtime.NumGoroutine())) }
+// prepared counts, in a helper, the Prepares of "exit-after-replies" that
+// returned.
+var prepared atomic.Int64
 
 // exitAfterReplies is deferred by Prepare: once n Prepares have returned
-// and their replies have been written (their goroutines have ended), the
-// plugin exits at once.
+// and their replies have been written, the plugin exits at once.
 func exitAfterReplies(n int64) {
 	if prepared.Add(1) != n {
 		return
 	}
 	go func() {
-		// This goroutine stands in for the call's of markGoroutines.
-		for int64(runtime.NumGoroutine()) > goroutines.Load() {
+		for callsInFlight() {
 			runtime.Gosched() // polling a real condition
 		}
 		os.Exit(0)
 	}()
+}
+
+// callsInFlight reports whether a net/rpc call is being served: a method
+// running or its reply being written (net/rpc's (*service).call writes
+// the reply before it returns).
+func callsInFlight() bool {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	return strings.Contains(string(buf), "\nnet/rpc.(*service).call(")
 }
 
 // A plugin that replies and exits at once: every reply it wrote before it
@@ -236,9 +260,6 @@ func TestRepliesBeforeExitArrive(t *testing.T) {
 				t.Fatal(err)
 			}
 			bs[i] = b
-		}
-		if err := bs[0].Prepare(map[string]any{"prepare": "count-goroutines"}); err != nil {
-			t.Fatal(err)
 		}
 		errs := make([]error, n)
 		var wg sync.WaitGroup

@@ -45,6 +45,8 @@ const (
 	// Serve: it has only its connection to tell that the host is gone.
 	envNoLifeline = "PLUGWIRE_TEST_NOLIFELINE"
 	envMarker     = "PLUGWIRE_TEST_MARKER" // the file the "cleanup" moment's teardown writes
+	// envPluginGrace overrides the grace period the host passed.
+	envPluginGrace = "PLUGWIRE_TEST_PLUGIN_GRACE"
 )
 
 // helperPidMsg is the message of the hclog JSON entry every helper logs on
@@ -178,6 +180,9 @@ func serveHelper() int {
 	if os.Getenv(envNoLifeline) == "1" {
 		_ = os.Unsetenv(wire.EnvLifeline)
 	}
+	if g, ok := os.LookupEnv(envPluginGrace); ok {
+		_ = os.Setenv(wire.EnvKillGrace, g) // shorter than the host's
+	}
 	stubborn := os.Getenv(envStubborn) == "1"
 	if stubborn {
 		signal.Ignore(syscall.SIGTERM)
@@ -212,20 +217,15 @@ func act(method, action string) error {
 	case "panic":
 		panic("helper panic in " + method)
 	case "panic-goroutine":
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			panic("helper panic in a goroutine of " + method)
-		}()
-		<-done
+		// The method never returns: the panic ends the process. (A
+		// deferred close would let it return, and its reply could reach
+		// the host before the process dies.)
+		go panic("helper panic in a goroutine of " + method)
+		select {}
 	case "panic-deep":
 		// A panic under a stack far longer than the stderr tail.
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			deepPanic(40, "helper panic deep in "+method)
-		}()
-		<-done
+		go deepPanic(40, "helper panic deep in "+method)
+		select {}
 	case "exit-later":
 		go func() {
 			time.Sleep(100 * time.Millisecond)
@@ -269,9 +269,6 @@ func (b *testBuilder) Prepare(config interface{}) error {
 	b.cfg = m
 	b.mu.Unlock()
 	switch b.action("prepare") {
-	case "count-goroutines":
-		markGoroutines()
-		return nil
 	case "say-late":
 		// Use the Ui of a Run that has returned.
 		lateUi.Say("said too late")

@@ -15,8 +15,9 @@ import (
 // or setpgid, is out of reach: that is how such a process asks to outlive
 // its parent.)
 type procTree struct {
-	cmd   *exec.Cmd
-	group bool // the plugin leads its own process group
+	cmd    *exec.Cmd
+	group  bool // the plugin leads its own process group
+	zombie bool // the plugin has exited and is not reaped yet (awaitExit)
 }
 
 // prepareTree makes cmd start in a process group of its own, unless the
@@ -48,5 +49,16 @@ func (t *procTree) kill() {
 	_ = t.cmd.Process.Kill()
 }
 
+// endGroup kills what is left of the plugin's process group once the
+// plugin has exited, when the host ended it: a plugin that gave up on a
+// method ignoring its ctx, at the end of its grace period, exits on its own
+// and would leave that method's children behind. It acts only while the
+// plugin is a zombie (see awaitExit), whose pid no other process can have.
+func (t *procTree) endGroup() {
+	if t.group && t.zombie {
+		_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
 // release frees what the tree holds, once the plugin is reaped.
-func (t *procTree) release() {}
+func (t *procTree) release() { t.zombie = false }

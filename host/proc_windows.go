@@ -56,6 +56,18 @@ func (t *procTree) kill() {
 	_ = t.cmd.Process.Kill()
 }
 
+// awaitExit does nothing on Windows: the job outlives the plugin.
+func (t *procTree) awaitExit() {}
+
+// endGroup terminates what is left in the plugin's job once the plugin has
+// exited, when the host ended it: a plugin that gave up on a method
+// ignoring its ctx exits on its own and would leave its children behind.
+func (t *procTree) endGroup() {
+	if t.job != 0 {
+		_ = windows.TerminateJobObject(t.job, 1)
+	}
+}
+
 // release closes the job's handle once the plugin is reaped. The job is
 // not KILL_ON_JOB_CLOSE: what a plugin that quit on its own left running
 // is left running, as on Unix.

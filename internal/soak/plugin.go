@@ -36,8 +36,22 @@ type soakBuilder struct {
 	mu  sync.Mutex
 	cfg map[string]any
 
-	prepared   atomic.Int64 // Prepares of "reply-exit" returned
-	goroutines atomic.Int64 // goroutines while the "mark" Prepare ran
+	prepared atomic.Int64 // Prepares of "reply-exit" returned
+}
+
+// callsInFlight reports whether a net/rpc call is being served: a method
+// running or its reply being written.
+func callsInFlight() bool {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	return strings.Contains(string(buf), "\nnet/rpc.(*service).call(")
 }
 
 func (b *soakBuilder) str(k string) string {
@@ -58,18 +72,18 @@ func (b *soakBuilder) Prepare(config any) error {
 	m, _ := config.(map[string]any)
 	switch m["op"] {
 	case "mark":
-		b.goroutines.Store(int64(runtime.NumGoroutine()))
 		return nil
 	case "reply-exit":
 		// Exit as soon as the n-th reply has been written: net/rpc
-		// serves each call on a goroutine that ends once its reply is.
+		// serves each call in (*service).call, which writes the reply
+		// before it returns.
 		n, _ := m["n"].(float64)
 		defer func() {
 			if b.prepared.Add(1) != int64(n) {
 				return
 			}
 			go func() {
-				for int64(runtime.NumGoroutine()) > b.goroutines.Load() {
+				for callsInFlight() {
 					runtime.Gosched()
 				}
 				os.Exit(0)
@@ -108,12 +122,8 @@ func (b *soakBuilder) Run(ctx context.Context, _ shared.Build, ui shared.Ui) err
 		os.Exit(3)
 	case "panic":
 		ui.Say("ready %d", os.Getpid())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			panic("soak plugin: panic in a goroutine")
-		}()
-		<-done
+		go panic("soak plugin: panic in a goroutine")
+		select {} // the panic ends the process
 	case "method-panic":
 		panic("soak plugin: panic in Run")
 	case "remote-err":

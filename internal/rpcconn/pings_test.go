@@ -39,12 +39,13 @@ func tcpPair(t *testing.T) (host, plugin net.Conn) {
 	return host, plugin
 }
 
-// fastKeepalive is yamux's default config with a keepalive a hundred
-// times faster: a ping every 300 ms, answered within 100 ms.
+// fastKeepalive is yamux's default config with a faster keepalive: a
+// ping every 200 ms (not 30 s), answered within 1 s (not 10 s), which
+// leaves a loaded machine time to deliver the local answers.
 func fastKeepalive() *yamux.Config {
 	cfg := yamux.DefaultConfig()
-	cfg.KeepAliveInterval = 300 * time.Millisecond
-	cfg.ConnectionWriteTimeout = 100 * time.Millisecond
+	cfg.KeepAliveInterval = 200 * time.Millisecond
+	cfg.ConnectionWriteTimeout = time.Second
 	cfg.LogOutput = io.Discard
 	return cfg
 }
@@ -71,7 +72,8 @@ func TestLocalKeepalive(t *testing.T) {
 			}
 			defer sess.Close()
 			// The plugin is "stopped": it reads nothing and sends nothing
-			// for ten keepalive intervals.
+			// for fifteen keepalive intervals, longer than yamux alone
+			// lasts (an interval and a timeout).
 			t0 := time.Now()
 			select {
 			case <-sess.CloseChan():
@@ -79,13 +81,13 @@ func TestLocalKeepalive(t *testing.T) {
 					t.Fatalf("session ended after %v with the pings answered locally", time.Since(t0))
 				}
 				return // yamux alone: ended by its keepalive, as in production
-			case <-time.After(10 * fastKeepalive().KeepAliveInterval):
+			case <-time.After(15 * fastKeepalive().KeepAliveInterval):
 				if !local {
 					t.Fatal("session survived unanswered keepalives: the test does not reproduce the problem")
 				}
 			}
 			if n := lp.answered.Load(); n < 5 {
-				t.Fatalf("%d pings answered in ten intervals", n)
+				t.Fatalf("%d pings answered in fifteen intervals", n)
 			}
 			// The plugin "resumes": a server session on its end opens a
 			// stream and sends a large frame's worth of data, which the
@@ -123,5 +125,76 @@ func TestLocalKeepalive(t *testing.T) {
 				t.Fatalf("ping after resuming: %v", err)
 			}
 		})
+	}
+}
+
+// pipeConn reads what the test writes to w, and discards what it is sent.
+type pipeConn struct {
+	*io.PipeReader
+	sent [][]byte
+}
+
+func (p *pipeConn) Write(b []byte) (int, error) {
+	p.sent = append(p.sent, append([]byte(nil), b...))
+	return len(b), nil
+}
+
+func header(typ byte, flags uint16, stream, length uint32) []byte {
+	h := make([]byte, headerSize)
+	h[1] = typ
+	h[2], h[3] = byte(flags>>8), byte(flags)
+	h[4], h[5], h[6], h[7] = byte(stream>>24), byte(stream>>16), byte(stream>>8), byte(stream)
+	h[8], h[9], h[10], h[11] = byte(length>>24), byte(length>>16), byte(length>>8), byte(length)
+	return h
+}
+
+// A ping answered while a frame from the plugin is half read comes after
+// that frame, never inside it; ping requests are not sent, everything else
+// is, a data frame's body included even when it looks like a ping.
+func TestLocalPingsFrameBoundaries(t *testing.T) {
+	r, w := io.Pipe()
+	pc := &pipeConn{PipeReader: r}
+	l := newLocalPings(pc)
+	defer l.Close()
+
+	body := []byte("0123456789")
+	go func() {
+		_, _ = w.Write(header(typeData, 0, 1, uint32(len(body))))
+		_, _ = w.Write(body[:4])
+	}()
+	got := make([]byte, headerSize)
+	if _, err := io.ReadFull(l, got); err != nil || string(got) != string(header(typeData, 0, 1, 10)) {
+		t.Fatalf("header: %x, %v", got, err)
+	}
+	// yamux pings while the body is still on its way.
+	ping := header(typePing, flagSYN, 0, 77)
+	if n, err := l.Write(ping); n != headerSize || err != nil {
+		t.Fatalf("Write(ping) = %d, %v", n, err)
+	}
+	done := make(chan []byte)
+	go func() {
+		b := make([]byte, 64)
+		n, _ := l.Read(b)
+		done <- b[:n]
+	}()
+	_, _ = w.Write(body[4:])
+	if b := <-done; string(b) != string(body) {
+		t.Fatalf("after the header, Read returned %q, want the body %q", b, body)
+	}
+	ack := make([]byte, headerSize)
+	if _, err := io.ReadFull(l, ack); err != nil || string(ack) != string(header(typePing, flagACK, 0, 77)) {
+		t.Fatalf("ping answer %x, %v", ack, err)
+	}
+	// A data frame whose body is twelve bytes that look like a ping is sent.
+	fake := header(typePing, flagSYN, 0, 5)
+	for _, p := range [][]byte{header(typeData, 0, 3, headerSize), fake, header(typePing, flagACK, 0, 9)} {
+		_, _ = l.Write(p)
+	}
+	if len(pc.sent) != 3 || string(pc.sent[1]) != string(fake) {
+		t.Fatalf("sent %x, want the data header, its body and the ping answer", pc.sent)
+	}
+	_ = w.Close()
+	if n, err := l.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("Read at the end = %d, %v; want io.EOF", n, err)
 	}
 }

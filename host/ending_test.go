@@ -305,3 +305,43 @@ func TestLateUiIsLogged(t *testing.T) {
 		t.Errorf("late Ui.Say logged as %v, want at warn with its text and the error", e)
 	}
 }
+
+// deadlineBuild is a host Build whose Run records its ctx's deadline and
+// how its ctx ended.
+type deadlineBuild struct {
+	deadline time.Time
+	err      error
+}
+
+func (b *deadlineBuild) Prepare() error { return nil }
+
+func (b *deadlineBuild) Run(ctx context.Context, _ shared.Ui) error {
+	b.deadline, _ = ctx.Deadline()
+	<-ctx.Done()
+	b.err = ctx.Err()
+	return ctx.Err()
+}
+
+// The other way: a deadline the plugin puts on a callback crosses to the
+// host's method, and both sides see context.DeadlineExceeded.
+func TestDeadlineCrossesBack(t *testing.T) {
+	t.Parallel()
+	p := newPlug(t, nil, "serve")
+	b := preparedBuilder(t, p, map[string]any{"run": "deadline-callback"})
+	build := &deadlineBuild{}
+	var said string
+	err := b.Run(context.Background(), build, uiFunc(func(s string) { said = s }))
+	want, perr := time.Parse(time.RFC3339Nano, said)
+	if perr != nil {
+		t.Fatalf("the plugin said %q, want its deadline (Run: %v)", said, err)
+	}
+	if !build.deadline.Equal(want) {
+		t.Errorf("the host's ctx.Deadline() = %v, want the plugin's %v", build.deadline, want)
+	}
+	if build.err != context.DeadlineExceeded {
+		t.Errorf("the host's ctx ended with %v, want context.DeadlineExceeded", build.err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, host.ErrProcessExited) {
+		t.Errorf("Run returned %v, want the plugin's error wrapping context.DeadlineExceeded", err)
+	}
+}

@@ -325,6 +325,13 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 		return ctx.Err()
 	case "spawn-sleep":
 		return spawnSleep(ui)
+	case "deadline-callback":
+		// Call the host's Build back with a deadline of the plugin's own.
+		d := time.Now().Add(300 * time.Millisecond)
+		cctx, cancel := context.WithDeadline(ctx, d)
+		defer cancel()
+		ui.Say("%s", d.Format(time.RFC3339Nano))
+		return fmt.Errorf("the host's Build.Run: %w", build.Run(cctx, nil))
 	case "keep-ui":
 		lateUi = ui
 		return nil

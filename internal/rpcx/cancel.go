@@ -15,16 +15,20 @@ import (
 type callCtx struct {
 	deadline time.Time // zero: none
 	done     chan struct{}
-	timer    *time.Timer
 
-	mu  sync.Mutex
-	err error
+	mu    sync.Mutex
+	err   error
+	timer *time.Timer
 }
 
 func newCallCtx(deadline time.Time) *callCtx {
 	c := &callCtx{deadline: deadline, done: make(chan struct{})}
 	if !deadline.IsZero() {
+		// Under mu: a deadline already past fires at once, and cancel
+		// reads timer.
+		c.mu.Lock()
 		c.timer = time.AfterFunc(time.Until(deadline), func() { c.cancel(context.DeadlineExceeded) })
+		c.mu.Unlock()
 	}
 	return c
 }

@@ -155,6 +155,7 @@ func (d *decoder) fail(path, format string, a ...interface{}) {
 
 var (
 	durationType        = reflect.TypeFor[time.Duration]()
+	jsonNumberType      = reflect.TypeFor[json.Number]()
 	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
@@ -176,8 +177,19 @@ func (d *decoder) decode(path string, src interface{}, dst reflect.Value) {
 		d.decode(path, src, dst.Elem())
 		return
 	}
-	if t == durationType {
+	switch t {
+	case durationType:
 		d.duration(path, src, dst)
+		return
+	case jsonNumberType:
+		switch n := src.(type) {
+		case float64:
+			dst.SetString(strconv.FormatFloat(n, 'g', -1, 64))
+		case json.Number:
+			dst.SetString(string(n))
+		default:
+			d.fail(path, "want number, got %s", describe(src))
+		}
 		return
 	}
 	if reflect.PointerTo(t).Implements(jsonUnmarshalerType) {

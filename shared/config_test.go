@@ -62,6 +62,7 @@ type kinds struct {
 	D      *time.Duration    `json:"d"`
 	Skip   string            `json:"-"`
 	Maps   map[string][]bool `json:"maps"`
+	Num    json.Number       `json:"num"`
 }
 
 func TestDecodeConfig(t *testing.T) {
@@ -88,12 +89,12 @@ func TestDecodeConfig(t *testing.T) {
 			func() any { return new(numbers) },
 			&numbers{I: -3, I8: -128, I64: 1 << 53, U: 7, U8: 255, U64: 1e19, F32: 1.5, F64: -2.25, Port: 8080, Plain: 1000}},
 		{"every kind", `{"s":"x","b":false,"p":3,"a":[1,2],"m":{"k":1},"int_key":{"7":"seven"},"any":{"x":[1,null]},
-			"when":"2026-11-30T10:00:00Z","ip":"10.0.0.1","raw":{"kept":true},"bytes":"aGk=","nested":{"disk_size":5},"d":"2h","maps":{"x":[true]}}`,
+			"when":"2026-11-30T10:00:00Z","ip":"10.0.0.1","raw":{"kept":true},"bytes":"aGk=","nested":{"disk_size":5},"d":"2h","maps":{"x":[true]},"num":12.5}`,
 			func() any { return new(kinds) },
 			&kinds{S: "x", P: intp(3), A: [2]int{1, 2}, M: map[string]int{"k": 1}, IntKey: map[int]string{7: "seven"},
 				Any: map[string]any{"x": []any{1.0, nil}}, When: when, IP: net.ParseIP("10.0.0.1"),
 				Raw: json.RawMessage(`{"kept":true}`), Bytes: []byte("hi"), Nested: &diskConfig{DiskSize: 5},
-				D: durp(2 * time.Hour), Maps: map[string][]bool{"x": {true}}}},
+				D: durp(2 * time.Hour), Maps: map[string][]bool{"x": {true}}, Num: "12.5"}},
 		{"null leaves defaults and clears pointers", `{"disk_size":null,"timeout":null,"regions":null}`,
 			func() any { return &diskConfig{DiskSize: 40, Timeout: time.Second, Regions: []string{"x"}} },
 			&diskConfig{DiskSize: 40, Timeout: time.Second}},
@@ -150,6 +151,7 @@ func TestDecodeConfigErrors(t *testing.T) {
 		{"float32 overflow", `{"f32":1e39}`, new(numbers), `f32: want number that fits a float32, got 1e+39`},
 		{"quoted number that is not one", `{"port":"http"}`, new(numbers), `port: want a quoted JSON value, got "http"`},
 		{"bool", `{"b":"yes"}`, new(kinds), `b: want true or false, got "yes"`},
+		{"json.Number", `{"num":"12"}`, new(kinds), `num: want number, got "12"`},
 		{"string", `{"s":12}`, new(kinds), `s: want string, got 12`},
 		{"object for a struct", `{"nested":[1]}`, new(kinds), `nested: want object, got array`},
 		{"array length", `{"a":[1,2,3]}`, new(kinds), `a: want array of 2 elements, got 3`},

@@ -58,14 +58,15 @@ type ReattachEntry struct {
 
 // ReattachLine returns the line a plugin in debug mode prints for a person
 // to paste into another shell: EnvReattach='{"NAME":{...}}', quoted for a
-// POSIX shell (on Windows, for PowerShell: $env:EnvReattach='...').
+// POSIX shell. On Windows a second line gives the same for PowerShell:
+// $env:EnvReattach='...'.
 func ReattachLine(name string, e ReattachEntry) string {
 	b, _ := json.Marshal(map[string]ReattachEntry{name: e}) // cannot fail
-	quoted := "'" + strings.ReplaceAll(string(b), "'", `'\''`) + "'"
+	line := EnvReattach + "='" + strings.ReplaceAll(string(b), "'", `'\''`) + "'"
 	if runtime.GOOS == "windows" {
-		return "$env:" + EnvReattach + "=" + "'" + strings.ReplaceAll(string(b), "'", "''") + "'"
+		line += "\n$env:" + EnvReattach + "='" + strings.ReplaceAll(string(b), "'", "''") + "'"
 	}
-	return EnvReattach + "=" + quoted
+	return line
 }
 
 // ParseReattach parses the value of EnvReattach and checks each entry: a

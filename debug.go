@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/rpc"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,7 +28,10 @@ import (
 //
 // and serves one host after another, each connecting with that in its
 // environment (see host.Config.Reattach), until it is interrupted
-// (Ctrl-C or SIGTERM). NAME is the base name of the binary, without
+// (Ctrl-C or SIGTERM). It serves one host at a time, as its components'
+// state is shared: a host that connects while another is served waits up
+// to 3 s for its turn, then gets a session whose every Dispense fails
+// saying so. NAME is the base name of the binary, without
 // .exe: a host reattaches to it for a Config.Cmd with that base name.
 // EnvDebug is ignored in a plugin a host started.
 const EnvDebug = wire.EnvDebug
@@ -55,10 +59,9 @@ func serveDebug(plugins map[string]plugin.Plugin) error {
 	if err != nil {
 		return err
 	}
-	hosts := newHostListener(ln)
-	defer hosts.close()
+	name := debugName(os.Args[0])
 
-	stop := make(chan struct{})
+	stop := make(chan struct{}) // Ctrl-C
 	sigc := make(chan os.Signal, 1)
 	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigc)
@@ -67,8 +70,30 @@ func serveDebug(plugins map[string]plugin.Plugin) error {
 			close(stop)
 		}
 	}()
+	ended := make(chan struct{}) // Ctrl-C, or serveDebug returning
+	returned := make(chan struct{})
+	go func() {
+		select {
+		case <-stop:
+		case <-returned:
+		}
+		close(ended)
+	}()
+	busy := busyPlugins(plugins, name)
+	hosts := newHostListener(ln, func(conn net.Conn) {
+		// A host that found the plugin serving another: it gets a
+		// session whose every Dispense says so, rather than a wait it
+		// cannot tell from a hang.
+		c, err := wire.AcceptHost(&oneConn{conn: conn, closed: make(chan struct{})}, secret, time.Now().Add(2*wire.HandshakeTimeout), ended)
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "%s: another host connected while one is being served: told it so\n", name)
+		rpcconn.Serve(c, busy, ended, 0)
+	})
+	defer hosts.close()
+	defer close(returned)
 
-	name := debugName(os.Args[0])
 	entry := wire.ReattachEntry{Addr: ln.Addr().String(), Secret: secret.Env(), Pid: os.Getpid()}
 	fmt.Fprintf(os.Stderr, "%s: debug mode (pid %d): serving hosts one after another on %s until interrupted; run a host with this in its environment:\n%s\n",
 		name, os.Getpid(), ln.Addr(), wire.ReattachLine(name, entry))
@@ -89,7 +114,9 @@ func serveDebug(plugins map[string]plugin.Plugin) error {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "%s: host %d connected\n", name, n)
-		rpcconn.Serve(conn, plugins, stop, grace)
+		handed := conn.(*handedConn)
+		rpcconn.Serve(handed.Conn, plugins, stop, grace) // the TCP conn: muxconn writes it with writev
+		handed.release()
 		fmt.Fprintf(os.Stderr, "%s: host %d disconnected\n", name, n)
 	}
 }
@@ -115,19 +142,34 @@ func isClosed(ch <-chan struct{}) bool {
 
 // hostListener keeps the debug-mode listener open across hosts: it
 // accepts on it for as long as the plugin runs, and hands the connections
-// to one view at a time. wire.AcceptHost closes the listener it is given
-// once a host has proven itself; closing a view leaves the port open and
-// the next host's connection waiting for the next view, as in a backlog.
+// to one view at a time (wire.AcceptHost closes the listener it is given
+// once a host has proven itself, and so only closes its view), and to
+// that view one at a time: the next connection is handed over only once
+// the previous one failed its preamble, or its host was served. So a host
+// that connects just as the one before it hangs up waits its turn, rather
+// than being closed as a connection that lost a race. A connection that
+// has waited debugTurnWait goes to busy instead: the plugin serves one
+// host at a time, and a second one (a Packer-like host reattaching two
+// builds to one plugin at once) is told so at once rather than left
+// waiting until its start times out.
 type hostListener struct {
 	ln    net.Listener
+	busy  func(net.Conn) // serves a connection that found no turn
 	conns chan net.Conn
-	done  chan struct{} // closed when accepting failed; see error
+	turn  chan struct{} // holds a token while no connection is handed out
+	done  chan struct{} // closed when accepting failed; see err
 	fail  error
 	wg    sync.WaitGroup
 }
 
-func newHostListener(ln net.Listener) *hostListener {
-	h := &hostListener{ln: ln, conns: make(chan net.Conn), done: make(chan struct{})}
+// debugTurnWait is how long a connection waits for its turn before it is
+// told that the plugin is busy: long enough for the host before it, which
+// has hung up, to be done with.
+const debugTurnWait = 3 * time.Second
+
+func newHostListener(ln net.Listener, busy func(net.Conn)) *hostListener {
+	h := &hostListener{ln: ln, busy: busy, conns: make(chan net.Conn), turn: make(chan struct{}, 1), done: make(chan struct{})}
+	h.turn <- struct{}{}
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
@@ -138,22 +180,23 @@ func newHostListener(ln net.Listener) *hostListener {
 				h.fail = err
 				return
 			}
-			select {
-			case h.conns <- conn:
-			case <-time.After(debugBacklogWait):
-				// Nobody took it: a host still in its session, and this
-				// connection not worth holding a goroutine for longer.
-				_ = conn.Close()
-			}
+			h.wg.Add(1)
+			go func() {
+				defer h.wg.Done()
+				t := time.NewTimer(debugTurnWait)
+				defer t.Stop()
+				select {
+				case h.conns <- conn:
+				case <-t.C:
+					h.busy(conn)
+				case <-h.done:
+					_ = conn.Close()
+				}
+			}()
 		}
 	}()
 	return h
 }
-
-// debugBacklogWait is how long a connection that arrives while a host is
-// being served waits for the next view. A host's reattach waits for its
-// answer up to its StartTimeout (a minute by default).
-const debugBacklogWait = time.Minute
 
 // err returns why accepting failed, once it has.
 func (h *hostListener) err() error {
@@ -173,30 +216,41 @@ func (h *hostListener) next() net.Listener {
 	return &hostView{h: h, closed: make(chan struct{})}
 }
 
-// close closes the port and waits for the accepting goroutine.
+// close closes the port and waits for the accepting goroutines.
 func (h *hostListener) close() {
 	_ = h.ln.Close()
 	h.wg.Wait()
 }
 
+// hostView is the listener one wire.AcceptHost gets.
 type hostView struct {
 	h      *hostListener
 	once   sync.Once
 	closed chan struct{}
 }
 
+// Accept returns the next connection once the previous one handed out is
+// closed.
 func (v *hostView) Accept() (net.Conn, error) {
-	if isClosed(v.closed) {
-		return nil, net.ErrClosed
-	}
 	select {
-	case c := <-v.h.conns:
-		return c, nil
+	case <-v.h.turn:
 	case <-v.closed:
 		return nil, net.ErrClosed
 	case <-v.h.done:
 		return nil, net.ErrClosed
 	}
+	if isClosed(v.closed) {
+		v.h.turn <- struct{}{}
+		return nil, net.ErrClosed
+	}
+	select {
+	case c := <-v.h.conns:
+		return &handedConn{Conn: c, turn: v.h.turn}, nil
+	case <-v.closed:
+	case <-v.h.done:
+	}
+	v.h.turn <- struct{}{}
+	return nil, net.ErrClosed
 }
 
 func (v *hostView) Close() error {
@@ -205,3 +259,64 @@ func (v *hostView) Close() error {
 }
 
 func (v *hostView) Addr() net.Addr { return v.h.ln.Addr() }
+
+// handedConn is a connection handed to a view: closing it, or releasing
+// it once its host has been served, gives the next connection its turn.
+type handedConn struct {
+	net.Conn
+	turn chan struct{}
+	once sync.Once
+}
+
+func (c *handedConn) Close() error {
+	c.release()
+	return c.Conn.Close()
+}
+
+func (c *handedConn) release() {
+	c.once.Do(func() { c.turn <- struct{}{} })
+}
+
+// oneConn is a listener that yields one connection, then waits until it is
+// closed.
+type oneConn struct {
+	conn   net.Conn
+	taken  bool
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (o *oneConn) Accept() (net.Conn, error) {
+	if !o.taken {
+		o.taken = true
+		return o.conn, nil
+	}
+	<-o.closed
+	return nil, net.ErrClosed
+}
+
+func (o *oneConn) Close() error {
+	o.once.Do(func() { close(o.closed) })
+	return nil
+}
+
+func (o *oneConn) Addr() net.Addr { return o.conn.LocalAddr() }
+
+// busyPlugins are served to a host that connected while another is being
+// served: each Dispense fails with a message saying why.
+func busyPlugins(plugins map[string]plugin.Plugin, name string) map[string]plugin.Plugin {
+	msg := fmt.Sprintf("%s is in debug mode (pid %d) and serving another host: it serves one host at a time; run one build with it at a time", name, os.Getpid())
+	busy := make(map[string]plugin.Plugin, len(plugins))
+	for k := range plugins {
+		busy[k] = busyPlugin(msg)
+	}
+	return busy
+}
+
+type busyPlugin string
+
+func (b busyPlugin) Server(*plugin.MuxBroker) (any, error) { return nil, errors.New(string(b)) }
+
+func (b busyPlugin) Client(*plugin.MuxBroker, *rpc.Client) (any, error) {
+	return nil, errors.New(string(b))
+}

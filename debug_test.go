@@ -294,3 +294,32 @@ func TestReattachEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A host that connects while another is being served is told at once that
+// the plugin serves one host at a time (a Packer-like host running two
+// builds with the same debugged builder), instead of waiting until its
+// start times out; the next host after them is served.
+func TestDebugModeBusy(t *testing.T) {
+	t.Parallel()
+	p := startDebugPlugin(t)
+	want := fmt.Sprintf("say: builder a in pid %d", p.cmd.Process.Pid)
+	first := reattachClient(t, p)
+	if got := builderSays(t, first); got != want {
+		t.Fatalf("first host: %q", got)
+	}
+	second := reattachClient(t, p)
+	t0 := time.Now()
+	_, err := second.Dispense("builder/a")
+	if err == nil || !strings.Contains(err.Error(), "serving another host: it serves one host at a time") {
+		t.Fatalf("second host's Dispense: %v, want the plugin's busy message", err)
+	}
+	t.Logf("told busy after %v", time.Since(t0))
+	second.Kill()
+	if got := builderSays(t, first); got != want {
+		t.Fatalf("first host after the second: %q", got)
+	}
+	first.Kill()
+	if got := builderSays(t, reattachClient(t, p)); got != want {
+		t.Fatalf("third host: %q", got)
+	}
+}

@@ -186,22 +186,24 @@ func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 		addrCh <- line
 	}
 	stderr := &lineWriter{max: maxLine, emit: (&stderrLogger{l: c.logger, tail: &c.tail, plain: c.cfg.StderrLevel}).line}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	// A grandchild that inherited the plugin's stdout or stderr must not
-	// keep Wait, and so Kill, from returning: Kill returns within
-	// KillGrace + 1 s, so this is well under a second.
-	cmd.WaitDelay = 500 * time.Millisecond
+	out, err := newOutputs(cmd, stdout, stderr)
+	if err != nil {
+		_ = lifeline.Close()
+		return fmt.Errorf("host: creating output pipes for %s: %w", c.name, err)
+	}
 
 	prepareTree(cmd)
 	if err := cmd.Start(); err != nil {
 		_ = lifeline.Close()
+		out.abort()
 		return fmt.Errorf("host: starting plugin %s: %w", cmd.Path, err)
 	}
+	out.started()
 	c.mu.Lock()
 	c.cmd, c.lifeline, c.tree = cmd, lifeline, newTree(cmd)
 	c.mu.Unlock()
 	c.logger.Debug("plugin started", "path", cmd.Path, "pid", cmd.Process.Pid)
-	go c.wait(stdout, stderr)
+	go c.wait(out, stdout, stderr)
 	stopKill := context.AfterFunc(ctx, c.forceKill)
 	defer stopKill()
 
@@ -377,7 +379,7 @@ func (c *Client) handshakeErr(ctx context.Context, err error, due answerDue) err
 }
 
 // wait reaps the process and records how it ended.
-func (c *Client) wait(stdout, stderr *lineWriter) {
+func (c *Client) wait(out *outputs, stdout, stderr *lineWriter) {
 	c.mu.Lock()
 	tree := c.tree
 	c.mu.Unlock()
@@ -389,8 +391,7 @@ func (c *Client) wait(stdout, stderr *lineWriter) {
 		tree.endGroup() // Kill ends what the plugin left running, too
 	}
 	err := c.cmd.Wait()
-	stdout.flush()
-	stderr.flush()
+	out.drain(stdout, stderr)
 	status := "exit status 0"
 	if ps := c.cmd.ProcessState; ps != nil {
 		status = ps.String()

@@ -345,3 +345,39 @@ func TestDeadlineCrossesBack(t *testing.T) {
 		t.Errorf("Run returned %v, want the plugin's error wrapping context.DeadlineExceeded", err)
 	}
 }
+
+// slowStdout is a Config.Stdout that takes a while over every line, as a
+// host short of CPU does, and counts the lines.
+type slowStdout struct {
+	mu    sync.Mutex
+	lines int
+	last  string
+}
+
+func (s *slowStdout) Write(p []byte) (int, error) {
+	time.Sleep(time.Millisecond) // a slow consumer, not synchronisation
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lines++
+	s.last = strings.TrimSpace(string(p))
+	return len(p), nil
+}
+
+// What a plugin wrote on stdout before it exited reaches the host whole,
+// however long the host takes to read it: here the 64 KiB a pipe holds,
+// left in it at the exit, take the host over half a second (with
+// os/exec's WaitDelay of 500 ms, 65 of 1537 lines were lost).
+func TestOutputBeforeExitArrives(t *testing.T) {
+	t.Parallel()
+	const size = 192 << 10 // 1536 lines of 128 bytes
+	out := &slowStdout{}
+	p := newPlug(t, &host.Config{Stdout: out}, "serve", envFloodSize+"=196608")
+	b := preparedBuilder(t, p, map[string]any{"run": "flood-exit"})
+	err := b.Run(context.Background(), nil, nil)
+	wantExited(t, "Run of a plugin that exits", err, "exit status 0")
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	if want := size/128 + 1; out.lines != want || out.last != "[INFO] flood done" {
+		t.Errorf("%d stdout lines reached the host, the last %q; want %d, the last \"[INFO] flood done\"", out.lines, out.last, want)
+	}
+}

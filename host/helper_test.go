@@ -317,6 +317,12 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 		return build.Run(ctx, dyingUi{})
 	case "flood":
 		return flood()
+	case "flood-exit":
+		// Exit as soon as the output is written, most of it still in
+		// the pipes.
+		_ = flood()
+		os.Exit(0)
+		return nil
 	case "cleanup":
 		// A builder that owns a VM: it tears it down once ctx is done.
 		ui.Say("running until cancelled")

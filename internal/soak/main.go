@@ -59,7 +59,7 @@ type run struct {
 	failures map[string][]string        // scenario → failures
 	timings  map[string][]time.Duration // measurement → samples
 	figures  map[string]int             // other totals
-	orphans  []int                      // pids that must be gone at the end
+	orphans  []proc                     // processes that must be gone at the end
 }
 
 func (r *run) fail(scenario, format string, a ...any) {
@@ -85,8 +85,9 @@ func (r *run) add(what string, n int) {
 }
 
 func (r *run) mustBeGone(pid int) {
+	p := proc{pid: pid, start: startTime(pid)}
 	r.mu.Lock()
-	r.orphans = append(r.orphans, pid)
+	r.orphans = append(r.orphans, p)
 	r.mu.Unlock()
 }
 
@@ -129,9 +130,9 @@ func soak(d time.Duration, workers int, grace time.Duration, verbose bool) int {
 	ran := time.Since(start)
 
 	// Nothing may be left: no plugin, no grandchild of a forced plugin.
-	for _, pid := range r.orphans {
-		if !waitGone(pid, 2*time.Second) {
-			r.fail("end", "process %d still exists at the end", pid)
+	for _, p := range r.orphans {
+		if p.start != "" && !waitGone(p, 2*time.Second) {
+			r.fail("end", "process %d still exists at the end", p.pid)
 		}
 	}
 	if kids := children(); len(kids) > 0 {

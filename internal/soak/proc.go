@@ -76,15 +76,40 @@ func children() []int {
 	return out
 }
 
-// waitGone waits up to d for pid to be gone (or a zombie, reaped if ours).
-func waitGone(pid int, d time.Duration) bool {
+// proc is a process: its pid and its start time, which tells it from a
+// later process that reused the pid (pid_max is often 32768).
+type proc struct {
+	pid   int
+	start string
+}
+
+// startTime returns field 22 of /proc/PID/stat, or "" when pid is gone.
+func startTime(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
+}
+
+// waitGone waits up to d for p to be gone (or a zombie, reaped if ours).
+func waitGone(p proc, d time.Duration) bool {
+	pid := p.pid
 	deadline := time.Now().Add(d)
 	for {
 		var ws syscall.WaitStatus
 		if wpid, _ := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); wpid == pid {
 			return true
 		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) || procState(pid) == "Z" {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) || procState(pid) == "Z" || startTime(pid) != p.start {
 			return true
 		}
 		if time.Now().After(deadline) {

@@ -62,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: level, Output: stderr})
 	defer host.CleanupClients()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(stderr)
 	defer stop()
 	cat, err := discover(ctx, *dir)
 	if err != nil {
@@ -90,6 +90,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code = 1
 	}
 	return code
+}
+
+// interruptible returns a context cancelled by the first Ctrl-C (SIGINT)
+// or SIGTERM, which cancels every build and waits for its cleanup; a
+// second signal then takes its default action and ends the host at once
+// (its plugins follow it through their lifelines).
+func interruptible(stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			signal.Stop(sigs)
+			fmt.Fprintf(stderr, "host: %v: cancelling; waiting for the plugins to clean up (again to quit at once)\n", s)
+			cancel()
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		signal.Stop(sigs)
+		cancel()
+	}
 }
 
 // discover finds every plugin in dir, under each prefix.

@@ -6,6 +6,7 @@ package plugwire_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,21 +30,12 @@ import (
 	"github.com/plugwire/plugwire/shared"
 )
 
-// helloBytes is the host's first message for version and secret.
-func helloBytes(t *testing.T, version uint32, secret wire.Secret) []byte {
-	t.Helper()
-	hello, err := wire.Hello(version, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hello
-}
-
-// fakePlugin announces a port like a plugin, reads the host's hello from
-// the first connection and answers with answer(hello), without serving.
-// What the host sends after the hello goes, as it arrives, to the file
-// named by envRecord when that is set.
-func fakePlugin(answer func(hello []byte) []byte) {
+// fakePlugin announces a port like a plugin, greets the first connection
+// with a greeting of version, reads the host's intro and proof and answers
+// with answer(greeting, intro, proof) when that is not nil, without
+// serving. What the host sends after its proof goes, as it arrives, to the
+// file named by envRecord when that is set.
+func fakePlugin(version uint32, answer func(greeting, intro, proof []byte) []byte) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		os.Exit(1)
@@ -53,9 +45,15 @@ func fakePlugin(answer func(hello []byte) []byte) {
 	if err != nil {
 		os.Exit(1)
 	}
-	hello := make([]byte, 8+4+32+32)
-	if _, err := io.ReadFull(conn, hello); err != nil {
+	g, err := wire.Greeting(version)
+	if err != nil {
 		os.Exit(1)
+	}
+	_, _ = conn.Write(g)
+	msg := make([]byte, wire.IntroSize+wire.ProofSize)
+	if _, err := io.ReadFull(conn, msg); err != nil {
+		_, _ = io.Copy(io.Discard, os.Stdin) // until the host kills it
+		return
 	}
 	sink := io.Discard
 	if path := os.Getenv(envRecord); path != "" {
@@ -65,7 +63,9 @@ func fakePlugin(answer func(hello []byte) []byte) {
 		}
 		sink = f
 	}
-	_, _ = conn.Write(answer(hello))
+	if a := answer(g, msg[:wire.IntroSize], msg[wire.IntroSize:]); a != nil {
+		_, _ = conn.Write(a)
+	}
 	_, _ = io.Copy(sink, conn)
 }
 
@@ -75,20 +75,20 @@ const envRecord = "PLUGWIRE_TEST_RECORD"
 // impostorPlugin accepts the host like a plugin but does not know the
 // secret: a process that took the port of a plugin that died.
 func impostorPlugin() {
-	fakePlugin(func(hello []byte) []byte {
-		return wire.Reply(wire.ProtocolVersion, 0, wire.Secret{}, hello)
+	fakePlugin(wire.ProtocolVersion, func(g, i, p []byte) []byte {
+		return wire.Answer(wire.Secret{}, wire.StatusOK, g, i, p)
 	})
 }
 
-// mutePlugin reads the host's hello and never answers it.
+// mutePlugin reads the host's proof and never answers it.
 func mutePlugin() {
-	fakePlugin(func([]byte) []byte { return nil })
+	fakePlugin(wire.ProtocolVersion, func(_, _, _ []byte) []byte { return nil })
 }
 
-// dyingPlugin reads the host's hello and exits with status 3 instead of
+// dyingPlugin reads the host's proof and exits with status 3 instead of
 // answering.
 func dyingPlugin() {
-	fakePlugin(func([]byte) []byte {
+	fakePlugin(wire.ProtocolVersion, func(_, _, _ []byte) []byte {
 		os.Exit(3)
 		return nil
 	})
@@ -207,7 +207,7 @@ func fakeVersionPlugin() {
 	if err != nil {
 		os.Exit(1)
 	}
-	fakePlugin(func(hello []byte) []byte { return wire.Reply(99, 1, secret, hello) })
+	fakePlugin(99, func(g, i, p []byte) []byte { return wire.Answer(secret, wire.StatusOK, g, i, p) })
 }
 
 // handPlugin starts the command test plugin by hand, as a host would but
@@ -274,23 +274,32 @@ func synopsis(t *testing.T, c *plugin.RPCClient) string {
 }
 
 // TestIntruderBeforeHost: a local process that dials first and tries to
-// speak go-plugin's protocol gets nothing, and the host still connects.
+// speak go-plugin's protocol, or plugwire's without the secret, gets
+// nothing but the plugin's greeting (magic, version, a nonce), and the
+// host still connects.
 func TestIntruderBeforeHost(t *testing.T) {
 	t.Parallel()
 	addr, secret, _, _ := handPlugin(t)
 	for _, tc := range []struct {
 		name  string
-		hello []byte
+		proof func(greeting []byte) []byte // what the intruder sends after reading the greeting
 	}{
 		{"go-plugin without preamble", nil},
-		{"missing secret", []byte("plugwire\x00\x00\x00\x01")},
-		{"wrong secret", helloBytes(t, wire.ProtocolVersion, wire.Secret{})},
+		{"intro without proof", func([]byte) []byte { return wire.Intro(wire.ProtocolVersion) }},
+		{"wrong secret", func(g []byte) []byte {
+			intro := wire.Intro(wire.ProtocolVersion)
+			p, err := wire.HostProof(wire.Secret{}, g, intro)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return append(intro, p...)
+		}},
 	} {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatalf("%s: dial: %v", tc.name, err)
 		}
-		if tc.hello == nil {
+		if tc.proof == nil {
 			// Try to dispense straight away, as a stock go-plugin client would.
 			c, err := plugin.NewRPCClient(conn, map[string]plugin.Plugin{"command": &shared.CommandPlugin{}})
 			if err == nil {
@@ -302,10 +311,14 @@ func TestIntruderBeforeHost(t *testing.T) {
 			}
 			continue
 		}
-		_, _ = conn.Write(tc.hello)
+		g := make([]byte, wire.GreetingSize)
 		_ = conn.SetReadDeadline(time.Now().Add(wire.HandshakeTimeout + 5*time.Second))
-		if n, err := conn.Read(make([]byte, 64)); err == nil {
-			t.Errorf("%s: plugin answered %d bytes to an unproven connection", tc.name, n)
+		if _, err := io.ReadFull(conn, g); err != nil {
+			t.Fatalf("%s: no greeting: %v", tc.name, err)
+		}
+		_, _ = conn.Write(tc.proof(g))
+		if rest, err := io.ReadAll(conn); len(rest) > 0 || err != nil {
+			t.Errorf("%s: plugin sent %d bytes beyond its greeting to an unproven connection (%v), want the end", tc.name, len(rest), err)
 		}
 		_ = conn.Close()
 	}
@@ -327,10 +340,11 @@ func TestSilentIntruderDoesNotBlockHost(t *testing.T) {
 	if got := synopsis(t, connectHost(t, addr, secret)); got != "the e2e test command" {
 		t.Errorf("Synopsis = %q", got)
 	}
-	// Once the host is in, the silent one is closed too.
+	// Once the host is in, the silent one is closed too: it got the
+	// greeting and then the end.
 	_ = idle.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := idle.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
-		t.Errorf("silent intruder's read = %v, want EOF once the host is connected", err)
+	if got, err := io.ReadAll(idle); (err != nil && !errors.Is(err, syscall.ECONNRESET)) || len(got) > wire.GreetingSize {
+		t.Errorf("silent intruder read %d bytes, %v; want at most the greeting, then EOF once the host is connected", len(got), err)
 	}
 }
 
@@ -388,32 +402,30 @@ func TestVersionMismatch(t *testing.T) {
 	t.Parallel()
 	t.Run("host newer than plugin", func(t *testing.T) {
 		t.Parallel()
-		addr, secret, cmd, stderr := handPlugin(t)
+		addr, secret, cmd, _ := handPlugin(t)
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		// A host sends its first frames right after the hello (here a
-		// yamux stream opening): the plugin leaves them unread when it
-		// refuses, and its answer must still arrive.
-		hello := helloBytes(t, wire.ProtocolVersion+1, secret)
-		_, _ = conn.Write(append(hello, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0))
-		reply := make([]byte, 13+32)
-		if _, err := io.ReadFull(conn, reply); err != nil {
-			t.Fatalf("no answer to a proven host of another version: %v", err)
+		// A newer host introduces itself and (say) sends more at once.
+		_, _ = conn.Write(append(wire.Intro(wire.ProtocolVersion+1), 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0))
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(conn)
+		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("reading the plugin's side: %v", err)
 		}
-		if v := binary.BigEndian.Uint32(reply[8:12]); v != wire.ProtocolVersion || reply[12] != 1 {
-			t.Errorf("answer = version %d status %d", v, reply[12])
+		// The host reads the version from the greeting and reports both.
+		if len(got) != wire.GreetingSize || binary.BigEndian.Uint32(got[8:12]) != wire.ProtocolVersion {
+			t.Fatalf("plugin sent %q, want its greeting with version %d, then the end", got, wire.ProtocolVersion)
 		}
-		err = cmd.Wait()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Errorf("plugin exit = %v, want status 1", err)
+		// An unproven connection, whatever it says, cannot end the
+		// plugin: its own host still connects.
+		if cmd.ProcessState != nil {
+			t.Fatal("the plugin exited")
 		}
-		want := fmt.Sprintf("host speaks plugwire protocol %d, this plugin speaks %d", wire.ProtocolVersion+1, wire.ProtocolVersion)
-		if !strings.Contains(stderr.String(), want) || strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 {
-			t.Errorf("plugin stderr = %q, want one line containing %q", stderr.String(), want)
+		if got := synopsis(t, connectHost(t, addr, secret)); got != "the e2e test command" {
+			t.Errorf("host after a newer one: Synopsis = %q", got)
 		}
 	})
 	t.Run("plugin newer than host", func(t *testing.T) {
@@ -463,5 +475,26 @@ func TestSecretStaysSecret(t *testing.T) {
 	c.Kill()
 	if strings.Contains(logs.String(), secret) {
 		t.Errorf("the secret appears in the host's log")
+	}
+}
+
+// TestImpostorGetsNothingFromStart: a host that starts with Start sends
+// nothing but its preamble before the plugin has proven the secret.
+func TestImpostorGetsNothingFromStart(t *testing.T) {
+	t.Parallel()
+	record := filepath.Join(t.TempDir(), "received")
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(pluginEnv("impostor"), envRecord+"="+record)
+	c := host.NewClient(&host.Config{Cmd: cmd, Logger: hclog.NewNullLogger()})
+	defer c.Kill()
+	if err := c.Start(context.Background()); !errors.Is(err, host.ErrHandshake) {
+		t.Errorf("Start with an impostor = %v, want ErrHandshake", err)
+	}
+	got, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Errorf("the impostor received %d bytes after the preamble: % x", len(got), got)
 	}
 }

@@ -225,7 +225,8 @@ func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 }
 
 // connect waits for the address line, dials it and sends the handshake;
-// with proven it also waits for the plugin's answer.
+// with proven it waits for the plugin's answer before go-plugin's session
+// starts, and otherwise lets the session's first read check it.
 func (c *Client) connect(ctx context.Context, a *attempt, addrCh <-chan string, secret wire.Secret, proven bool) error {
 	var line string
 	select {
@@ -266,8 +267,21 @@ func (c *Client) connect(ctx context.Context, a *attempt, addrCh <-chan string, 
 	if a.deadline.Before(due.by) {
 		due = answerDue{by: a.deadline}
 	}
-	conn, rpcClient, pending, err := rpcconn.Open(raw, secret, due.by, c.plugins.m, false)
+	var (
+		conn      *muxconn.Conn
+		rpcClient *plugin.RPCClient
+		pending   *wire.Pending
+	)
+	if proven {
+		// Start: nothing but the preamble crosses before the answer.
+		conn, rpcClient, pending, err = rpcconn.OpenProven(raw, secret, due.by, c.plugins.m)
+	} else {
+		conn, rpcClient, pending, err = rpcconn.Open(raw, secret, due.by, c.plugins.m, false)
+	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if pending == nil {
 			return c.handshakeErr(ctx, err, due)
 		}
@@ -279,16 +293,6 @@ func (c *Client) connect(ctx context.Context, a *attempt, addrCh <-chan string, 
 			return errExited
 		}
 		return fmt.Errorf("host: starting the RPC session with %s: %w", c.name, err)
-	}
-	if proven {
-		select {
-		case <-pending.Done():
-		case <-ctx.Done():
-		}
-		if err := pending.Err(); err != nil && ctx.Err() == nil {
-			_ = conn.Close()
-			return c.handshakeErr(ctx, err, due)
-		}
 	}
 	if !stopClose() {
 		_ = conn.Close()
@@ -346,12 +350,12 @@ func (c *Client) answerErr() error {
 }
 
 // answerTimeout bounds how long the host waits for the plugin's answer to
-// its hello, within StartTimeout. The wait must end well before yamux,
+// its proof, within StartTimeout. The wait must end well before yamux,
 // which runs while the answer is on the way but cannot read until it has
 // come, fails its first keepalive (40 s after the session starts). A
-// plugwire plugin answers in microseconds; the plugin side gives the host
-// wire.HandshakeTimeout for its hello.
-const answerTimeout = 2 * wire.HandshakeTimeout
+// plugwire plugin answers within a round trip, unless its machine is
+// starved.
+const answerTimeout = 10 * time.Second
 
 // answerDue is when the plugin's answer to the hello is due: at the start
 // deadline, or answerTimeout after connecting when that comes first

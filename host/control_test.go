@@ -7,6 +7,7 @@ package host_test
 // lines.
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
@@ -447,19 +449,20 @@ func init() {
 	// impostor takes the host's connection like a plugin but does not
 	// know the secret: a process that took the port of a plugin that died.
 	moreHelpers["impostor"] = func() int {
-		return fakeAnswer(func(_ wire.Secret, hello []byte) []byte {
-			return wire.Reply(wire.ProtocolVersion, 0, wire.Secret{}, hello)
+		return fakeAnswer(wire.ProtocolVersion, func(_ wire.Secret, g, i, p []byte) []byte {
+			return wire.Answer(wire.Secret{}, wire.StatusOK, g, i, p)
 		})
 	}
 	// future speaks protocol 99.
 	moreHelpers["future"] = func() int {
-		return fakeAnswer(func(s wire.Secret, hello []byte) []byte { return wire.Reply(99, 1, s, hello) })
+		return fakeAnswer(99, func(s wire.Secret, g, i, p []byte) []byte { return wire.Answer(s, wire.StatusOK, g, i, p) })
 	}
 }
 
-// fakeAnswer announces a port like a plugin, reads the host's hello and
-// answers it with answer(secret, hello), then waits for the lifeline.
-func fakeAnswer(answer func(s wire.Secret, hello []byte) []byte) int {
+// fakeAnswer announces a port like a plugin, greets the host with
+// version, reads its intro and proof and answers with answer, then waits
+// for the lifeline.
+func fakeAnswer(version uint32, answer func(s wire.Secret, greeting, intro, proof []byte) []byte) int {
 	secret, err := wire.ParseSecret(os.Getenv(wire.EnvSecret))
 	if err != nil {
 		return 1
@@ -473,11 +476,15 @@ func fakeAnswer(answer func(s wire.Secret, hello []byte) []byte) int {
 	if err != nil {
 		return 1
 	}
-	hello := make([]byte, 8+4+32+32)
-	if _, err := io.ReadFull(conn, hello); err != nil {
+	g, err := wire.Greeting(version)
+	if err != nil {
 		return 1
 	}
-	_, _ = conn.Write(answer(secret, hello))
+	_, _ = conn.Write(g)
+	msg := make([]byte, wire.IntroSize+wire.ProofSize)
+	if _, err := io.ReadFull(conn, msg); err == nil {
+		_, _ = conn.Write(answer(secret, g, msg[:wire.IntroSize], msg[wire.IntroSize:]))
+	}
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return 0
 }
@@ -629,4 +636,160 @@ func TestRegistryDoesNotGrow(t *testing.T) {
 	if host.Registered(killed.Client) {
 		t.Error("a killed client is still registered")
 	}
+}
+
+func init() {
+	// lowfd serves with a descriptor limit a few above what it has open,
+	// and holds its address line back until SIGUSR1, so that a test can
+	// abuse the port before the host arrives.
+	moreHelpers["lowfd"] = func() int {
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		real := os.Stdout
+		r, w, err := os.Pipe()
+		if err != nil {
+			return 1
+		}
+		os.Stdout = w
+		open := openFiles()
+		limit := syscall.Rlimit{Cur: uint64(open + 10)}
+		var old syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+			return 1
+		}
+		limit.Max = old.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
+			fmt.Fprintln(os.Stderr, "helper: setrlimit:", err)
+			return 1
+		}
+		go func() {
+			br := bufio.NewReader(r)
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			helperLogger().Info("lowfd: listening", "addr", strings.TrimSpace(line), "open", open, "limit", limit.Cur)
+			<-usr1
+			_, _ = real.WriteString(line)
+			_, _ = io.Copy(real, br)
+		}()
+		return serveHelper()
+	}
+}
+
+// openFiles counts this process's open descriptors.
+func openFiles() int {
+	for _, dir := range []string{"/proc/self/fd", "/dev/fd"} {
+		if ents, err := os.ReadDir(dir); err == nil {
+			return len(ents)
+		}
+	}
+	return 16
+}
+
+// The threat model's promise: a local process racing to the port cannot
+// keep the host out. A plugin with a descriptor limit only 10 above what
+// it has open gets hundreds of connections (silent, garbage, wrong
+// proofs, closed at once) before its host arrives, and more while the
+// host connects; the host still connects and every call works.
+func TestAbuseBeforeHost(t *testing.T) {
+	t.Parallel()
+	p := newPlug(t, nil, "lowfd")
+	sink := p.log
+	started := make(chan error, 1)
+	go func() { started <- p.Start(context.Background()) }()
+	e := sink.waitFor(t, 20*time.Second, "the plugin listening", msgIs("lowfd: listening"))
+	addr := e.str("addr")
+	pid := p.pid(t)
+
+	const n = 400
+	var mu sync.Mutex
+	var conns []net.Conn
+	keep := func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	for i := range n {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatalf("abuse connection %d: %v", i, err)
+		}
+		switch i % 4 {
+		case 0: // silent
+			keep(c)
+		case 1: // garbage
+			_, _ = c.Write([]byte("GET / HTTP/1.1\r\nHost: plugin\r\n\r\n"))
+			keep(c)
+		case 2: // plugwire without the secret
+			_, _ = c.Write(append(wire.Intro(wire.ProtocolVersion), make([]byte, wire.ProofSize)...))
+			keep(c)
+		case 3: // gone at once
+			_ = c.Close()
+		}
+	}
+	// More silent ones while the host connects.
+	stopFlood := make(chan struct{})
+	floodDone := make(chan int)
+	go func() {
+		flood := 0
+		defer func() { floodDone <- flood }()
+		for {
+			select {
+			case <-stopFlood:
+				return
+			default:
+			}
+			if c, err := net.Dial("tcp4", addr); err == nil {
+				keep(c)
+				flood++
+			} else {
+				return // the listener is closed: the host is in
+			}
+			time.Sleep(2 * time.Millisecond) // the pace of the flood
+		}
+	}()
+	t0 := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Start still running 30 s after the plugin announced its address")
+	}
+	took := time.Since(t0)
+	close(stopFlood)
+	flood := <-floodDone
+	if err != nil {
+		t.Fatalf("Start under abuse: %v", err)
+	}
+	b := preparedBuilder(t, p, map[string]any{"run": "say"})
+	for i := range 50 {
+		said := 0
+		if err := b.Run(context.Background(), nil, uiFunc(func(string) { said++ })); err != nil || said != 1 {
+			t.Fatalf("call %d after the abuse: %v (said %d)", i, err, said)
+		}
+	}
+	cmd, err := p.Command()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cmd.Synopsis(); s != "a test command" {
+		t.Errorf("Synopsis = %q", s)
+	}
+	if c, err := net.Dial("tcp4", addr); err == nil {
+		c.Close()
+		t.Error("the port still accepts connections after the host connected")
+	}
+	t.Logf("descriptor limit %v (%v open at start); %d abusive connections before the host, %d during; host connected %v after the address was released; 51 calls worked",
+		e["limit"], e["open"], n, flood, took.Round(time.Millisecond))
 }

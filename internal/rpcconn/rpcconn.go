@@ -73,10 +73,28 @@ func Serve(conn net.Conn, plugins map[string]plugin.Plugin, stop <-chan struct{}
 // side (see localPings): for a plugin in debug mode, which may be stopped
 // at a breakpoint for longer than yamux allows.
 func Open(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.Plugin, localKeepalive bool) (conn *muxconn.Conn, rpcClient *plugin.RPCClient, pending *wire.Pending, err error) {
+	return open(raw, s, due, plugins, localKeepalive, false)
+}
+
+// OpenProven is Open for a host that waits for the plugin's answer before
+// go-plugin's session starts (host.Client.Start): nothing but the
+// preamble crosses before the plugin has proven the secret. When the
+// answer fails its check, pending.Err says why.
+func OpenProven(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.Plugin) (conn *muxconn.Conn, rpcClient *plugin.RPCClient, pending *wire.Pending, err error) {
+	return open(raw, s, due, plugins, false, true)
+}
+
+func open(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.Plugin, localKeepalive, proven bool) (conn *muxconn.Conn, rpcClient *plugin.RPCClient, pending *wire.Pending, err error) {
 	pending, err = wire.SendHello(raw, s, due)
 	if err != nil {
 		_ = raw.Close()
 		return nil, nil, nil, err
+	}
+	if proven {
+		if err := pending.Check(); err != nil {
+			_ = raw.Close()
+			return nil, nil, pending, err
+		}
 	}
 	conn = muxconn.Wrap(raw)
 	// A failed check resets the streams the session has opened, so it is
@@ -85,7 +103,7 @@ func Open(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.
 	// opening is under way. Opening a stream never waits for a read.
 	opened := make(chan struct{})
 	conn.ReadAfter(func() error {
-		err := pending.Check()
+		err := pending.Check() // at once when already checked
 		if err != nil {
 			<-opened
 		}

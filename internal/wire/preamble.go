@@ -15,8 +15,10 @@ import (
 )
 
 // ProtocolVersion is the version of plugwire's wire protocol this build
-// speaks. Hosts and plugins must speak the same one.
-const ProtocolVersion uint32 = 1
+// speaks. Hosts and plugins must speak the same one. Version 2 has the
+// plugin greet first, so that each side's proof covers a nonce of the
+// other's.
+const ProtocolVersion uint32 = 2
 
 // SecretSize is the size of the per-launch secret in bytes (256 bits).
 const SecretSize = 32
@@ -24,32 +26,43 @@ const SecretSize = 32
 // magic opens the preamble in both directions.
 var magic = [8]byte{'p', 'l', 'u', 'g', 'w', 'i', 'r', 'e'}
 
-// Reply status bytes.
+// The preamble, on the one TCP connection, before go-plugin's protocol:
+//
+//	plugin → host, on accepting:  greeting = magic, version, plugin nonce
+//	host → plugin, on connecting: intro    = magic, version
+//	host → plugin, after greeting: proof   = host nonce, MAC("plugwire host", greeting intro host-nonce)
+//	plugin → host:                 answer  = status, MAC("plugwire plugin", greeting intro proof status)
+//
+// MAC is HMAC-SHA256 keyed with the launch secret, which never crosses
+// the connection. Each MAC covers every byte sent before it in both
+// directions, both versions and both nonces: nothing can be altered, and
+// neither proof can be replayed on another connection. Every version of
+// the protocol starts with magic and version in both directions, sent
+// without waiting for the other side, so that a version mismatch is seen
+// by both sides whatever comes after.
 const (
-	statusOK              = 0
-	statusVersionMismatch = 1
+	nonceSize = 32
+	macSize   = sha256.Size
+	// GreetingSize, IntroSize, ProofSize and AnswerSize are the sizes of
+	// the four messages.
+	GreetingSize = len(magic) + 4 + nonceSize
+	IntroSize    = len(magic) + 4
+	ProofSize    = nonceSize + macSize
+	AnswerSize   = 1 + macSize
 )
 
-// nonceSize is the size of the host's challenge.
-const nonceSize = 32
+// Answer status bytes.
+const (
+	StatusOK = 0
+)
 
-// macSize is the size of an HMAC-SHA256.
-const macSize = sha256.Size
+// HandshakeTimeout bounds how long an accepted connection may take to
+// prove the secret before the plugin closes it. A host proves it within a
+// round trip of connecting.
+const HandshakeTimeout = 2 * time.Second
 
-// helloSize is what the host sends first: magic, version, a fresh nonce and
-// its proof of the secret, HMAC-SHA256(secret, "plugwire host\x00" nonce).
-const helloSize = len(magic) + 4 + nonceSize + macSize
-
-// replySize is what the plugin answers: magic, version, status and its own
-// proof, HMAC-SHA256(secret, "plugwire plugin\x00" nonce).
-const replySize = len(magic) + 4 + 1 + macSize
-
-// HandshakeTimeout bounds how long a connection may take to prove the
-// secret before the plugin closes it.
-const HandshakeTimeout = 5 * time.Second
-
-// ErrVersionMismatch is wrapped by the error either side gets when the
-// other speaks another ProtocolVersion.
+// ErrVersionMismatch is wrapped by the error a host gets when the plugin
+// speaks another ProtocolVersion.
 var ErrVersionMismatch = errors.New("plugwire protocol version mismatch")
 
 // ErrHandshake is wrapped by the error a host gets when whatever answered
@@ -89,45 +102,65 @@ func ParseSecret(v string) (Secret, error) {
 	return s, nil
 }
 
-// proof is HMAC-SHA256(s, role "\x00" nonce): it shows knowledge of the
-// secret without sending it.
-func (s Secret) proof(role string, nonce []byte) []byte {
+// mac is HMAC-SHA256(s, "plugwire " role "\x00" parts...).
+func (s Secret) mac(role string, parts ...[]byte) []byte {
 	m := hmac.New(sha256.New, s[:])
 	m.Write([]byte("plugwire " + role + "\x00"))
-	m.Write(nonce)
+	for _, p := range parts {
+		m.Write(p)
+	}
 	return m.Sum(nil)
 }
 
-// Hello returns the host's first message for version, with a fresh nonce.
-// Prove sends it; tests use it to speak as a host of another version.
-func Hello(version uint32, s Secret) ([]byte, error) {
-	hello := make([]byte, 0, helloSize)
-	hello = append(hello, magic[:]...)
-	hello = binary.BigEndian.AppendUint32(hello, version)
+// header returns magic and version.
+func header(version uint32) []byte {
+	return binary.BigEndian.AppendUint32(append([]byte(nil), magic[:]...), version)
+}
+
+// Greeting returns a plugin's first message for version, with a fresh
+// nonce. AcceptHost sends it; tests use it to speak as another plugin.
+func Greeting(version uint32) ([]byte, error) {
+	g := make([]byte, 0, GreetingSize)
+	g = append(g, header(version)...)
+	g = g[:GreetingSize]
+	if _, err := rand.Read(g[IntroSize:]); err != nil {
+		return nil, fmt.Errorf("reading random nonce: %w", err)
+	}
+	return g, nil
+}
+
+// Intro returns the host's first message for version.
+func Intro(version uint32) []byte { return header(version) }
+
+// HostProof returns the host's proof for the transcript so far (the
+// plugin's greeting and the host's intro): a fresh nonce and its MAC.
+func HostProof(s Secret, greeting, intro []byte) ([]byte, error) {
 	nonce := make([]byte, nonceSize)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("reading random nonce: %w", err)
 	}
-	hello = append(hello, nonce...)
-	return append(hello, s.proof("host", nonce)...), nil
+	return append(nonce, s.mac("host", greeting, intro, nonce)...), nil
 }
 
-// Reply returns the plugin's answer to hello for version and status
-// (0 ok, 1 version mismatch). AcceptHost sends it; tests use it to speak as
-// a plugin of another version.
-func Reply(version uint32, status byte, s Secret, hello []byte) []byte {
-	reply := make([]byte, 0, replySize)
-	reply = append(reply, magic[:]...)
-	reply = binary.BigEndian.AppendUint32(reply, version)
-	reply = append(reply, status)
-	return append(reply, s.proof("plugin", hello[len(magic)+4:len(magic)+4+nonceSize])...)
+// Answer returns the plugin's answer with status for the transcript
+// greeting, intro, proof.
+func Answer(s Secret, status byte, greeting, intro, proof []byte) []byte {
+	return append([]byte{status}, s.mac("plugin", greeting, intro, proof, []byte{status})...)
+}
+
+// version reads the version from a greeting or intro, and whether it
+// starts with plugwire's magic.
+func version(msg []byte) (uint32, bool) {
+	if len(msg) < IntroSize || [8]byte(msg[:8]) != magic {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(msg[8:12]), true
 }
 
 // Prove is the host's side of the preamble: it proves the secret on conn
 // without sending it, and checks that the plugin proves it too, so that
-// neither side talks to a process that merely took the port. It fails with
-// an error wrapping ErrVersionMismatch, naming both versions, when they
-// differ. Prove is SendHello followed by the Pending's Check.
+// neither side talks to a process that merely took the port. Prove is
+// SendHello followed by the Pending's Check.
 func Prove(conn net.Conn, s Secret, deadline time.Time) error {
 	p, err := SendHello(conn, s, deadline)
 	if err != nil {
@@ -136,50 +169,75 @@ func Prove(conn net.Conn, s Secret, deadline time.Time) error {
 	return p.Check()
 }
 
-// Pending is a host's preamble whose hello is sent and whose answer is not
+// Pending is a host's preamble whose proof is sent and whose answer is not
 // read yet. The host may go on writing (see SendHello) but must not read
 // anything from the connection before Check has succeeded.
 type Pending struct {
-	conn  net.Conn
-	s     Secret
-	nonce []byte
+	conn       net.Conn
+	s          Secret
+	transcript [][]byte // greeting, intro, proof
 
 	once sync.Once
 	err  error
 	done chan struct{}
 }
 
-// SendHello sends the host's half of the preamble on conn (magic, version,
-// a fresh nonce and the host's proof of s) and returns without waiting for
-// the plugin's answer, which Check reads. The write must finish, and the
-// answer arrive, by deadline: the read deadline stays set until Check has
-// read the answer.
+// SendHello runs the host's half of the preamble on conn: it sends its
+// intro, reads the plugin's greeting, and sends its proof of s; it returns
+// without waiting for the plugin's answer, which Check reads. Everything
+// must happen, and the answer arrive, by deadline: the read deadline stays
+// set until Check has read the answer. It fails with an error wrapping
+// ErrVersionMismatch, naming both versions, when the plugin greets with
+// another version, and ErrHandshake when what answered is not plugwire.
 //
 // What the host writes after SendHello reaches the process on the port
 // before that process has proven the secret, so a host writes nothing a
 // caller gave it until Check has succeeded.
 func SendHello(conn net.Conn, s Secret, deadline time.Time) (*Pending, error) {
-	hello, err := Hello(ProtocolVersion, s)
-	if err != nil {
-		return nil, err
-	}
 	if err := conn.SetDeadline(deadline); err != nil {
 		return nil, fmt.Errorf("setting handshake deadline: %w", err)
 	}
-	if _, err := conn.Write(hello); err != nil {
+	intro := Intro(ProtocolVersion)
+	if _, err := conn.Write(intro); err != nil {
+		return nil, fmt.Errorf("sending handshake to plugin at %s: %w", conn.RemoteAddr(), err)
+	}
+	greeting := make([]byte, GreetingSize)
+	if n, err := io.ReadFull(conn, greeting); err != nil {
+		if v, ok := version(greeting[:n]); ok && v != ProtocolVersion {
+			return nil, mismatch(v)
+		}
+		return nil, fmt.Errorf("the process at %s closed the connection before its greeting (it is not a plugwire plugin, or one older than protocol 2, or it gave up): %w",
+			conn.RemoteAddr(), err)
+	}
+	v, ok := version(greeting)
+	if !ok {
+		return nil, fmt.Errorf("%w: the process at %s greeted with %q: not a plugwire plugin", ErrHandshake, conn.RemoteAddr(), greeting[:8])
+	}
+	if v != ProtocolVersion {
+		return nil, mismatch(v)
+	}
+	proof, err := HostProof(s, greeting, intro)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Write(proof); err != nil {
 		return nil, fmt.Errorf("sending handshake to plugin at %s: %w", conn.RemoteAddr(), err)
 	}
 	if err := conn.SetWriteDeadline(time.Time{}); err != nil {
 		return nil, fmt.Errorf("clearing handshake write deadline: %w", err)
 	}
-	nonce := hello[len(magic)+4 : len(magic)+4+nonceSize]
-	return &Pending{conn: conn, s: s, nonce: nonce, done: make(chan struct{})}, nil
+	return &Pending{conn: conn, s: s, transcript: [][]byte{greeting, intro, proof}, done: make(chan struct{})}, nil
 }
 
-// Check reads the plugin's answer to the hello, exactly its bytes and no
-// more, and checks it: the process on the port must prove the secret and
-// speak this ProtocolVersion. It clears the read deadline on success. Only
-// the first call reads; later calls return its result.
+func mismatch(plugin uint32) error {
+	return fmt.Errorf("%w: plugin speaks plugwire protocol %d, this host speaks %d; build both against the same plugwire release",
+		ErrVersionMismatch, plugin, ProtocolVersion)
+}
+
+// Check reads the plugin's answer, exactly its bytes and no more, and
+// checks it: the process on the port must prove the secret over the whole
+// transcript. It clears the read deadline on success. Only the first call
+// reads; later calls return its result.
 func (p *Pending) Check() error {
 	p.once.Do(func() {
 		p.err = p.check()
@@ -203,167 +261,67 @@ func (p *Pending) Err() error {
 
 func (p *Pending) check() error {
 	conn := p.conn
-	var reply [replySize]byte
-	if _, err := io.ReadFull(conn, reply[:]); err != nil {
+	var answer [AnswerSize]byte
+	if _, err := io.ReadFull(conn, answer[:]); err != nil {
 		// Not ErrHandshake: the host decides whether the plugin process
 		// ended, which is the usual reason.
-		return fmt.Errorf("the process at %s closed the connection during the handshake (it rejected this host's secret, or it is not a plugwire plugin): %w",
+		return fmt.Errorf("the process at %s closed the connection during the handshake (it rejected this host's proof, or it gave up): %w",
 			conn.RemoteAddr(), err)
 	}
-	if [8]byte(reply[:8]) != magic {
-		return fmt.Errorf("%w: the process at %s answered with %q: not a plugwire plugin", ErrHandshake, conn.RemoteAddr(), reply[:8])
-	}
-	if !hmac.Equal(reply[13:], p.s.proof("plugin", p.nonce)) {
+	t := p.transcript
+	want := Answer(p.s, answer[0], t[0], t[1], t[2])
+	if !hmac.Equal(answer[1:], want[1:]) {
 		return fmt.Errorf("%w: the process at %s did not prove this launch's secret: it is not the plugin this host started", ErrHandshake, conn.RemoteAddr())
 	}
-	theirs := binary.BigEndian.Uint32(reply[8:12])
-	if theirs != ProtocolVersion || reply[12] == statusVersionMismatch {
-		return fmt.Errorf("%w: plugin speaks plugwire protocol %d, this host speaks %d; build both against the same plugwire release",
-			ErrVersionMismatch, theirs, ProtocolVersion)
-	}
-	if reply[12] != statusOK {
-		return fmt.Errorf("%w: the plugin at %s answered with unknown status %d", ErrHandshake, conn.RemoteAddr(), reply[12])
+	if answer[0] != StatusOK {
+		return fmt.Errorf("%w: the plugin at %s answered with unknown status %d", ErrHandshake, conn.RemoteAddr(), answer[0])
 	}
 	return conn.SetReadDeadline(time.Time{})
 }
 
-// check is the plugin's side of the preamble on one connection. It returns
-// ok=false, with no error, for a connection that did not prove the secret:
-// that connection is closed and does not count. A proven host that speaks
-// another version gets an answer naming ours, and check returns an error.
-func check(conn net.Conn, s Secret) (ok bool, err error) {
-	if err := conn.SetDeadline(time.Now().Add(HandshakeTimeout)); err != nil {
-		return false, nil
+// prove is the plugin's side of the preamble on one accepted connection,
+// within timeout. It reports whether the connection proved the secret;
+// such a connection has had its answer and has no deadline left. claim is
+// called once the host's proof is checked, before the answer: when it
+// returns false (the connection was closed meanwhile) prove fails. For a
+// host that introduced itself with another version, prove also returns
+// that version. Whatever did not prove anything is left to the caller to
+// close.
+func prove(conn net.Conn, s Secret, timeout time.Duration, claim func() bool) (ok bool, other uint32) {
+	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return false, 0
 	}
-	var hello [helloSize]byte
-	if _, err := io.ReadFull(conn, hello[:]); err != nil {
-		return false, nil
+	greeting, err := Greeting(ProtocolVersion)
+	if err != nil {
+		return false, 0
 	}
-	nonce := hello[len(magic)+4 : len(magic)+4+nonceSize]
-	if [8]byte(hello[:8]) != magic || !hmac.Equal(hello[len(magic)+4+nonceSize:], s.proof("host", nonce)) {
-		return false, nil
+	if _, err := conn.Write(greeting); err != nil {
+		return false, 0
 	}
-	theirs := binary.BigEndian.Uint32(hello[len(magic):])
-	if theirs != ProtocolVersion {
-		_, _ = conn.Write(Reply(ProtocolVersion, statusVersionMismatch, s, hello[:]))
-		return false, fmt.Errorf("%w: host speaks plugwire protocol %d, this plugin speaks %d; build both against the same plugwire release",
-			ErrVersionMismatch, theirs, ProtocolVersion)
+	msg := make([]byte, IntroSize+ProofSize)
+	if _, err := io.ReadFull(conn, msg[:IntroSize]); err != nil {
+		return false, 0
 	}
-	if _, err := conn.Write(Reply(ProtocolVersion, statusOK, s, hello[:])); err != nil {
-		return false, nil
+	intro := msg[:IntroSize]
+	v, ok := version(intro)
+	if !ok {
+		return false, 0
 	}
-	return true, conn.SetDeadline(time.Time{})
-}
-
-// AcceptHost accepts connections on ln until one proves s and returns
-// that connection: the plugin's one host connection. ln is closed, and so
-// are connections still in their preamble, as AcceptHost returns (just
-// after, so that serving starts at once). Connections that fail the
-// preamble are closed and do not count, so a local process racing to the
-// port cannot take the host's place. AcceptHost gives up when no host has
-// proven itself by deadline, or when stop is closed; it then returns once
-// ln and every connection are closed.
-func AcceptHost(ln net.Listener, s Secret, deadline time.Time, stop <-chan struct{}) (net.Conn, error) {
-	type result struct {
-		conn net.Conn
-		err  error
+	if v != ProtocolVersion {
+		// Unproven: a host of another version, or anyone saying so. The
+		// host reports the mismatch from the greeting; the plugin keeps
+		// waiting for its host rather than letting any local process end it.
+		return false, v
 	}
-	var (
-		mu       sync.Mutex
-		pending  = map[net.Conn]struct{}{}
-		res      result
-		finished = make(chan struct{})
-		wg       sync.WaitGroup
-	)
-	// finish settles the result once. It lets AcceptHost return before it
-	// closes the listener and the other connections, which it then does.
-	finish := func(r result) {
-		mu.Lock()
-		if isClosed(finished) {
-			mu.Unlock()
-			if r.conn != nil {
-				_ = r.conn.Close()
-			}
-			return
-		}
-		res = r
-		close(finished)
-		others := make([]net.Conn, 0, len(pending))
-		for c := range pending {
-			if c != r.conn {
-				others = append(others, c)
-			}
-		}
-		mu.Unlock()
-		_ = ln.Close()
-		for _, c := range others {
-			_ = c.Close()
-		}
+	if _, err := io.ReadFull(conn, msg[IntroSize:]); err != nil {
+		return false, 0
 	}
-	timer := time.AfterFunc(time.Until(deadline), func() {
-		finish(result{err: fmt.Errorf("no host connected to %s and proved its secret within the start deadline", ln.Addr())})
-	})
-	defer timer.Stop()
-	go func() {
-		select {
-		case <-stop:
-			finish(result{err: errors.New("host went away before connecting")})
-		case <-finished:
-		}
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				finish(result{err: fmt.Errorf("accepting the host's connection on %s: %w", ln.Addr(), err)})
-				return
-			}
-			mu.Lock()
-			if isClosed(finished) {
-				mu.Unlock()
-				_ = conn.Close()
-				return
-			}
-			pending[conn] = struct{}{}
-			wg.Add(1)
-			mu.Unlock()
-			go func() {
-				defer wg.Done()
-				ok, err := check(conn, s)
-				mu.Lock()
-				delete(pending, conn)
-				mu.Unlock()
-				switch {
-				case ok:
-					finish(result{conn: conn})
-				case err != nil:
-					_ = conn.Close()
-					finish(result{err: err})
-				default:
-					_ = conn.Close()
-				}
-			}()
-		}
-	}()
-	<-finished
-	if res.err != nil {
-		// Leave nothing behind: the listener is closed and every
-		// goroutine is done when a plugin gives up.
-		wg.Wait()
-		return nil, res.err
+	proof := msg[IntroSize:]
+	if !hmac.Equal(proof[nonceSize:], s.mac("host", greeting, intro, proof[:nonceSize])) || !claim() {
+		return false, 0
 	}
-	// The host's bytes are waiting; the listener and the connections
-	// that did not prove anything are closed in the background.
-	return res.conn, nil
-}
-
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
+	if _, err := conn.Write(Answer(s, StatusOK, greeting, intro, proof)); err != nil {
+		return false, 0
 	}
+	return conn.SetDeadline(time.Time{}) == nil, 0
 }

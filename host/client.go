@@ -176,7 +176,15 @@ func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 		return fmt.Errorf("host: passing the lifeline to %s: %w", c.name, err)
 	}
 	cmd.Env = append(env, wire.EnvLifeline+"="+v)
-	cmd.Stdin = c.cfg.Stdin
+	stdin, feed, err := stdinPipe(c.cfg.Stdin)
+	if err != nil {
+		_ = lifeline.Close()
+		return fmt.Errorf("host: creating the stdin pipe for %s: %w", c.name, err)
+	}
+	if feed != nil {
+		defer stdin.(*os.File).Close() // the child's copy is its own
+	}
+	cmd.Stdin = stdin
 
 	addrCh := make(chan string, 1)
 	stdout := &lineWriter{max: wire.MaxAddressLine + 1}
@@ -189,6 +197,9 @@ func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 	out, err := newOutputs(cmd, stdout, stderr)
 	if err != nil {
 		_ = lifeline.Close()
+		if feed != nil {
+			_ = feed.Close()
+		}
 		return fmt.Errorf("host: creating output pipes for %s: %w", c.name, err)
 	}
 
@@ -196,9 +207,15 @@ func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 	if err := cmd.Start(); err != nil {
 		_ = lifeline.Close()
 		out.abort()
+		if feed != nil {
+			_ = feed.Close()
+		}
 		return fmt.Errorf("host: starting plugin %s: %w", cmd.Path, err)
 	}
 	out.started()
+	if feed != nil {
+		go feedStdin(feed, c.cfg.Stdin)
+	}
 	c.mu.Lock()
 	c.cmd, c.lifeline, c.tree = cmd, lifeline, newTree(cmd)
 	c.mu.Unlock()

@@ -68,14 +68,16 @@ func init() {
 }
 
 // startPhases are starts that hang in each phase a cancel can hit: a
-// program that is no plugin and never prints (sleep; /bin/cat no longer
-// waits: a plugin's stdin is empty unless Config.Stdin says), a plugin that
-// prints nothing, and one that accepts the connection and never answers.
+// program that is no plugin and never prints (sleep; /bin/cat given a
+// stdin that never ends), a plugin that prints nothing, and one that
+// accepts the connection and never answers. Each start has a Config.Stdin
+// whose Read never returns, which must not hold the start or Kill.
 var startPhases = []struct {
 	name string
 	cmd  func() *exec.Cmd
 }{
 	{"sleep", func() *exec.Cmd { return exec.Command("sleep", "60") }},
+	{"cat", func() *exec.Cmd { return exec.Command("cat") }},
 	{"no address", func() *exec.Cmd { return helperCmd("silent") }},
 	{"handshake", func() *exec.Cmd { return helperCmd("mute") }},
 }
@@ -91,7 +93,9 @@ func TestStartCancel(t *testing.T) {
 				t.Parallel()
 				logger, sink := testLogger(hclog.Trace)
 				cmd := ph.cmd()
-				c := host.NewClient(&host.Config{Cmd: cmd, Logger: logger})
+				stdin, feed := io.Pipe()
+				defer feed.Close()
+				c := host.NewClient(&host.Config{Cmd: cmd, Logger: logger, Stdin: stdin})
 				defer c.Kill()
 				var ctx context.Context
 				var cancel context.CancelFunc
@@ -105,7 +109,7 @@ func TestStartCancel(t *testing.T) {
 				go func() { errc <- c.Start(ctx) }()
 				// Cancel once the start is in the phase under test.
 				switch ph.name {
-				case "sleep":
+				case "sleep", "cat":
 					sink.waitFor(t, 10*time.Second, "plugin started", msgIs("plugin started"))
 				case "no address":
 					sink.waitFor(t, 10*time.Second, "helper's pid", msgIs(helperPidMsg))
@@ -534,6 +538,9 @@ func TestStartErrorsIs(t *testing.T) {
 			want: host.ErrNotPlugin, text: `"hello"`},
 		{name: "range taken", cmd: func() *exec.Cmd { return helperCmd("serve") }, cfg: host.Config{MinPort: busy, MaxPort: busy, StartTimeout: 2 * time.Second},
 			want: host.ErrNoFreePort, text: fmt.Sprintf("%d-%d", busy, busy)},
+		{name: "range taken, stdin a reader", cmd: func() *exec.Cmd { return helperCmd("serve") },
+			cfg:  host.Config{MinPort: busy, MaxPort: busy, StartTimeout: time.Minute, Stdin: strings.NewReader("input")},
+			want: host.ErrNoFreePort, text: "not started again"},
 		{name: "impostor", cmd: func() *exec.Cmd { return helperCmd("impostor") },
 			want: host.ErrHandshake, text: "did not prove this launch's secret"},
 		{name: "other version", cmd: func() *exec.Cmd { return helperCmd("future") },

@@ -133,7 +133,7 @@ func TestDescribe(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Describe(%s): %v", tc.name, err)
 		}
-		want := &host.Description{Path: path, Version: tc.version, Protocol: 1, Components: tc.want}
+		want := &host.Description{Path: path, Version: tc.version, Protocol: 2, Components: tc.want}
 		if !reflect.DeepEqual(d, want) {
 			t.Errorf("Describe(%s) = %+v, want %+v", tc.name, d, want)
 		}

@@ -36,7 +36,9 @@ var (
 	// range full says so on stdout with a fixed token (not free text), and
 	// the host starts it again after a short randomised back-off; a port
 	// is held only from the plugin's announcement to the host's
-	// connection, so a full range is usually a passing state.
+	// connection, so a full range is usually a passing state. A plugin
+	// whose Config.Stdin is a reader other than an *os.File is not started
+	// again: its first process may have taken some of the input.
 	ErrNoFreePort = wire.ErrNoFreePort
 
 	// ErrHandshake: whatever answered on the plugin's port did not

@@ -118,7 +118,7 @@ func ExampleDescribe() {
 	}
 	fmt.Println(d.Version, d.Protocol, d.Components)
 	// Output:
-	// 1.0.0 1 map[builder:[file sleep] command:[hello]]
+	// 1.0.0 2 map[builder:[file sleep] command:[hello]]
 }
 
 func ExampleDiscover() {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -149,6 +150,12 @@ func (c *Client) run(parent context.Context, proven bool) error {
 			break
 		}
 		a.full = n
+		if _, isFile := c.cfg.Stdin.(*os.File); c.cfg.Stdin != nil && !isFile {
+			// What the first process was given of Stdin cannot be given
+			// again to a second one.
+			err = fmt.Errorf("%w (not started again: Config.Stdin is a reader, which a second process would not get whole)", err)
+			break
+		}
 		wait := backoff(n)
 		if time.Now().Add(wait).After(deadline) {
 			err = fmt.Errorf("host: %w: %s found every port of %d-%d taken in %d attempts over %v",

@@ -701,7 +701,10 @@ func openFiles() int {
 // host connects; the host still connects and every call works.
 func TestAbuseBeforeHost(t *testing.T) {
 	t.Parallel()
-	p := newPlug(t, nil, "lowfd")
+	// A port of its own: once the host is in, no other test's plugin may
+	// take it and answer the check that the port is shut.
+	port := freePorts(t, 1, 31800)
+	p := newPlug(t, &host.Config{MinPort: port, MaxPort: port}, "lowfd")
 	sink := p.log
 	started := make(chan error, 1)
 	go func() { started <- p.Start(context.Background()) }()

@@ -493,9 +493,11 @@ func (c *Client) stdoutLine(line string) {
 // kills it and its process group (job object on Windows), and returns once
 // the process is reaped and the connection closed: as soon as the plugin
 // has exited, never later than KillGrace + 1 s. It is safe to call more
-// than once, concurrently, and on a client never started. Calls the plugin
-// has not answered when it goes return errors wrapping ErrProcessExited,
-// whose text says that the host killed it.
+// than once, concurrently, and on a client never started. A call in flight
+// returns the plugin's answer when it gets out before the connection ends
+// (typically its method's context.Canceled); calls the plugin has not
+// answered when it goes return errors wrapping ErrProcessExited, whose
+// text says that the host killed it.
 func (c *Client) Kill() {
 	c.killOnce.Do(c.kill)
 	registry.remove(c)

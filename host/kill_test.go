@@ -69,7 +69,7 @@ func TestKillQuitsPlugin(t *testing.T) {
 	within(t, 2*time.Second, "Kill of a plugin that quits", p.Kill)
 	select {
 	case err := <-errc:
-		wantExited(t, "Run in flight during Kill", err, "exit status 0")
+		wantKilledRun(t, err, "killed by the host (Client.Kill); exit status 0")
 	case <-time.After(time.Second):
 		t.Fatal("Run still in flight after Kill returned")
 	}

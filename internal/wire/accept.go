@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -142,7 +141,7 @@ func (a *acceptor) acceptLoop() {
 			a.mu.Lock()
 			a.acceptErrs++
 			a.mu.Unlock()
-			if (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && a.shrink() {
+			if outOfDescriptors(err) && a.shrink() {
 				continue // a descriptor is free again
 			}
 			delay = min(max(2*delay, acceptBackoffMin), acceptBackoffMax)

@@ -144,7 +144,7 @@ func (l *scriptedListener) Close() error {
 func TestAcceptHostRetriesAcceptErrors(t *testing.T) {
 	t.Parallel()
 	s := mustSecret(t)
-	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", errTooManyOpen)}
 	aborted := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.ECONNABORTED)}
 	// Three silent connections are accepted, then three errors come,
 	// then the host's connection.

@@ -23,8 +23,9 @@ import (
 //	PLUGWIRE_REATTACH='{"NAME":{"addr":"127.0.0.1:PORT","secret":"HEX","pid":N}}'
 //
 // A Client whose Config.Cmd names a binary with that base name (without
-// .exe) connects to that process instead of starting Cmd, unless
-// Config.Reattach says otherwise. A value that does not parse fails the
+// .exe, and without a version suffix _vX.Y.Z when only the name without
+// it has an entry) connects to that process instead of starting Cmd,
+// unless Config.Reattach says otherwise. A value that does not parse fails the
 // start of every Client, naming the variable.
 const EnvReattach = wire.EnvReattach
 
@@ -76,7 +77,15 @@ func findReattach(cfg *Config) (*Reattach, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	e, ok := entries[reattachName(cfg.Cmd.Path)]
+	name := reattachName(cfg.Cmd.Path)
+	e, ok := entries[name]
+	if !ok {
+		// A discovered binary named PREFIX-NAME_vX.Y.Z matches the
+		// PREFIX-NAME a developer's fresh build runs as.
+		if i := strings.LastIndex(name, "_v"); i > 0 && i+2 < len(name) && name[i+2] >= '0' && name[i+2] <= '9' {
+			e, ok = entries[name[:i]]
+		}
+	}
 	if !ok {
 		return nil, nil
 	}

@@ -4,6 +4,7 @@ package plugwire_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,26 +18,17 @@ import (
 // which go-plugin does not let anyone change).
 const yamuxKeepalive = 30*time.Second + 10*time.Second
 
-// gatedBuild is a host Build whose Run waits until it is released.
-type gatedBuild struct {
-	entered chan struct{}
-	release chan struct{}
-}
+// stopSelf stops this process, as a debugger's breakpoint does, until
+// SIGCONT.
+func stopSelf() error { return syscall.Kill(os.Getpid(), syscall.SIGSTOP) }
 
-func (b *gatedBuild) Prepare() error { return nil }
-func (b *gatedBuild) Run(_ context.Context, ui shared.Ui) error {
-	close(b.entered)
-	<-b.release
-	ui.Say("host build released")
-	return nil
-}
-
-// A debug plugin stopped (as at a breakpoint) for longer than yamux's
-// keepalive, in the middle of a call, keeps its session with the host:
-// once resumed, the call completes and new calls work. The stop lasts
-// yamux's real keepalive plus 5 s: there is no shorter honest way with
-// yamux's defaults; the mechanism itself is also tested with a fast
-// keepalive in internal/rpcconn.
+// A debug plugin stopped in the middle of Builder.Run (as at a
+// breakpoint) for longer than yamux's keepalive keeps its session with the
+// host: once resumed, the call goes on and completes, and new calls work.
+// The plugin stops itself between two calls, as a breakpoint in its code
+// would. The stop lasts yamux's real keepalive plus 5 s: there is no
+// shorter honest way with yamux's defaults; the mechanism itself is also
+// tested with a fast keepalive in internal/rpcconn.
 func TestDebugPluginStoppedLongerThanKeepalive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stops a plugin for 45 s")
@@ -49,24 +41,16 @@ func TestDebugPluginStoppedLongerThanKeepalive(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := raw.(shared.Builder)
-	if err := b.Prepare(map[string]any{"mode": "default"}); err != nil {
-		t.Fatal(err)
-	}
-	build := &gatedBuild{entered: make(chan struct{}), release: make(chan struct{})}
-	ui := &recUi{}
-	errc := make(chan error, 1)
-	go func() { errc <- b.Run(context.Background(), build, ui) }()
-	<-build.entered // the plugin's Run is waiting for the host's build
-
-	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := b.Prepare(map[string]any{"mode": "self-stop"}); err != nil {
 		t.Fatal(err)
 	}
 	// A stopped process does not see the SIGINT of cleanup until resumed.
 	t.Cleanup(func() { _ = p.cmd.Process.Signal(syscall.SIGCONT) })
+	ui := &recUi{lines: make(chan string, 2)}
+	errc := make(chan error, 1)
+	go func() { errc <- b.Run(context.Background(), nil, ui) }()
+	waitLine(t, ui.lines, "say: stopping")
 	stopped := time.Now()
-	// The host's build returns while the plugin is stopped: its reply waits
-	// in the connection.
-	close(build.release)
 	timer := time.NewTimer(yamuxKeepalive + 5*time.Second)
 	select {
 	case err := <-errc:
@@ -82,8 +66,7 @@ func TestDebugPluginStoppedLongerThanKeepalive(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatalf("Run after %v stopped: %v", time.Since(stopped), err)
 	}
-	got := strings.Join(ui.lines_(), "\n")
-	if !strings.HasSuffix(got, "say: host build released") {
+	if got := strings.Join(ui.lines_(), "\n"); got != "say: stopping\nsay: resumed" {
 		t.Fatalf("Ui got %q", got)
 	}
 	if err := b.Prepare(map[string]any{"mode": "config"}); err != nil {

@@ -105,6 +105,13 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 	case "callback-wait": // the host's Build.Run waits for its ctx
 		ui.Say("running")
 		return build.Run(ctx, ui)
+	case "self-stop": // stop this process, as a breakpoint in Run would
+		ui.Say("stopping")
+		if err := stopSelf(); err != nil {
+			return err
+		}
+		ui.Say("resumed")
+		return nil
 	case "says": // many callbacks, numbered
 		n := int(config.(map[string]interface{})["n"].(float64))
 		for i := 0; i < n; i++ {

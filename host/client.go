@@ -1,9 +1,14 @@
 // Package host starts plugwire plugin binaries and uses what they serve.
 //
-// A host makes a Client per plugin binary with NewClient, dispenses the
-// plugin's Builder or Command (or any go-plugin net/rpc plugin named in
-// Config.Plugins), calls it as if it were local, and Kills the client when
-// done. CleanupClients kills every client at once, for a host's exit path.
+// A host makes a Client per plugin binary with NewClient, starts it with
+// Start (cancellable through its context; without it the first Dispense
+// starts the plugin), dispenses the plugin's Builder or Command (or any
+// go-plugin net/rpc plugin named in Config.Plugins), calls it as if it
+// were local, and Kills the client when done. CleanupClients kills every
+// client at once, for a host's exit path. A failed start or call wraps one
+// of the sentinel errors (ErrStartTimeout, ErrProcessExited, ErrNotPlugin,
+// ErrNoFreePort, ErrHandshake, ErrVersionMismatch), which a host tells
+// apart with errors.Is.
 //
 // A host that finds its plugins in directories uses Discover: it asks each
 // binary named PREFIX+PLUGIN what it serves ("BINARY describe"), checks

@@ -175,6 +175,10 @@ func (c *core) Cli(ctx context.Context, args []string) (int, error) {
 	cl := c.client(comp)
 	defer cl.Kill()
 	defer c.killBuilders()
+	// Ctrl-C while the plugin starts ends the start at once.
+	if err := cl.Start(ctx); err != nil {
+		return 1, err
+	}
 	cmd, err := cl.DispenseCommand(comp.Dispense)
 	if err != nil {
 		return 1, err

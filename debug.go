@@ -97,7 +97,7 @@ func serveDebug(plugins map[string]plugin.Plugin) error {
 	entry := wire.ReattachEntry{Addr: ln.Addr().String(), Secret: secret.Env(), Pid: os.Getpid()}
 	fmt.Fprintf(os.Stderr, "%s: debug mode (pid %d): serving hosts one after another on %s until interrupted; run a host with this in its environment:\n%s\n",
 		name, os.Getpid(), ln.Addr(), wire.ReattachLine(name, entry))
-	for n := 1; ; n++ {
+	for n := 1; ; {
 		conn, err := wire.AcceptHost(hosts.next(), secret, time.Now().Add(debugForever), stop)
 		switch {
 		case isClosed(stop):
@@ -114,10 +114,13 @@ func serveDebug(plugins map[string]plugin.Plugin) error {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "%s: host %d connected\n", name, n)
-		handed := conn.(*handedConn)
-		rpcconn.Serve(handed.Conn, plugins, stop, grace) // the TCP conn: muxconn writes it with writev
-		handed.release()
+		if h, ok := conn.(*handedConn); ok {
+			conn = h.Conn // the TCP conn, which muxconn writes with writev
+		}
+		rpcconn.Serve(conn, plugins, stop, grace)
+		hosts.release()
 		fmt.Fprintf(os.Stderr, "%s: host %d disconnected\n", name, n)
+		n++
 	}
 }
 
@@ -160,6 +163,9 @@ type hostListener struct {
 	done  chan struct{} // closed when accepting failed; see err
 	fail  error
 	wg    sync.WaitGroup
+
+	mu      sync.Mutex
+	current *handedConn // the connection handed out last
 }
 
 // debugTurnWait is how long a connection waits for its turn before it is
@@ -174,12 +180,21 @@ func newHostListener(ln net.Listener, busy func(net.Conn)) *hostListener {
 	go func() {
 		defer h.wg.Done()
 		defer close(h.done)
+		var delay time.Duration
 		for {
 			conn, err := ln.Accept()
+			if err != nil && !errors.Is(err, net.ErrClosed) {
+				// Out of descriptors, a connection reset before it was
+				// accepted: try again, with back-off, as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
 			if err != nil {
 				h.fail = err
 				return
 			}
+			delay = 0
 			h.wg.Add(1)
 			go func() {
 				defer h.wg.Done()
@@ -198,13 +213,10 @@ func newHostListener(ln net.Listener, busy func(net.Conn)) *hostListener {
 	return h
 }
 
-// err returns why accepting failed, once it has.
+// err returns why accepting ended, once it has: the listener was closed.
 func (h *hostListener) err() error {
 	select {
 	case <-h.done:
-		if errors.Is(h.fail, net.ErrClosed) {
-			return nil
-		}
 		return h.fail
 	default:
 		return nil
@@ -214,6 +226,17 @@ func (h *hostListener) err() error {
 // next returns a listener for one wire.AcceptHost.
 func (h *hostListener) next() net.Listener {
 	return &hostView{h: h, closed: make(chan struct{})}
+}
+
+// release gives the next connection its turn once the host of the last
+// one handed out has been served.
+func (h *hostListener) release() {
+	h.mu.Lock()
+	hc := h.current
+	h.mu.Unlock()
+	if hc != nil {
+		hc.release()
+	}
 }
 
 // close closes the port and waits for the accepting goroutines.
@@ -245,7 +268,11 @@ func (v *hostView) Accept() (net.Conn, error) {
 	}
 	select {
 	case c := <-v.h.conns:
-		return &handedConn{Conn: c, turn: v.h.turn}, nil
+		hc := &handedConn{Conn: c, turn: v.h.turn}
+		v.h.mu.Lock()
+		v.h.current = hc
+		v.h.mu.Unlock()
+		return hc, nil
 	case <-v.closed:
 	case <-v.h.done:
 	}

@@ -29,6 +29,19 @@
 // to the host's host.Config.Stdout or its log; print nothing on stdout
 // before Serve: the first line is the address.
 //
+// # When work ends
+//
+// When the host calls Kill, closes the connection or dies, the context of
+// every method still running (Builder.Run, Command.Run, and the plugin's
+// side of Build.Run and Environment.Cli callbacks) is cancelled at once,
+// and Serve waits for those methods to return, up to the host's
+// host.Config.KillGrace (2 s by default), before it returns; the host then
+// kills what is left, the plugin's process group included. So return
+// promptly once ctx is done, after the cleanup the work needs (delete the
+// VM). SIGINT and SIGTERM do not end a plugin: the host decides. A Ui
+// message that cannot be delivered any more (the host is gone, or the
+// method it was given to has returned) is logged at Warn on stderr.
+//
 // # Testing and debugging
 //
 // Package plugwiretest serves a plugin in a test's own process over the

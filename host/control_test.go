@@ -799,3 +799,24 @@ func TestAbuseBeforeHost(t *testing.T) {
 	t.Logf("descriptor limit %v (%v open at start); %d abusive connections before the host, %d during; host connected %v after the address was released; 51 calls worked",
 		e["limit"], e["open"], n, flood, took.Round(time.Millisecond))
 }
+
+// CleanupClients also stops a client made before it and started after it:
+// such a client is not in the registry (it has no process), yet a host's
+// exit path must not leave it free to start one. A client made after
+// CleanupClients starts as usual. It calls CleanupClients, so it does not
+// run in parallel with other tests.
+func TestCleanupClientsStopsLaterStarts(t *testing.T) {
+	before := newPlug(t, nil, "serve")
+	host.CleanupClients()
+	err := before.Start(context.Background())
+	if !errors.Is(err, host.ErrProcessExited) || !strings.Contains(err.Error(), "before it started") {
+		t.Errorf("Start of a client made before CleanupClients = %v, want ErrProcessExited: killed before it started", err)
+	}
+	if before.Exited() {
+		t.Error("a client that never started reports an exited process")
+	}
+	after := newPlug(t, nil, "serve")
+	if err := after.Start(context.Background()); err != nil {
+		t.Errorf("Start of a client made after CleanupClients = %v", err)
+	}
+}

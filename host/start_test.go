@@ -116,6 +116,9 @@ func TestStartBadAddressLine(t *testing.T) {
 			if errors.Is(err, host.ErrStartTimeout) {
 				t.Errorf("error %v wraps ErrStartTimeout", err)
 			}
+			if !errors.Is(err, host.ErrNotPlugin) {
+				t.Errorf("error %v does not wrap ErrNotPlugin", err)
+			}
 			if !p.Exited() {
 				t.Error("the plugin was not killed")
 			}

@@ -9,6 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/plugwire/plugwire/host"
+	"golang.org/x/sys/unix"
 )
 
 // When the host is SIGKILLed during a Run that cleans up on ctx, the
@@ -116,5 +119,42 @@ func waitNotPending(t *testing.T, pid int, sig syscall.Signal) {
 			t.Fatalf("%v still pending for %d after 5 s", sig, pid)
 		}
 		time.Sleep(time.Millisecond) // polling a real condition
+	}
+}
+
+// A plugin whose stdin is a terminal stays in the host's process group:
+// in a group of its own it would be stopped (SIGTTIN) reading it.
+func TestPluginWithTerminalStdinKeepsHostGroup(t *testing.T) {
+	t.Parallel()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	var n int
+	if rc, err := ptmx.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			_ = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0)
+			n, err = unix.IoctlGetInt(int(fd), unix.TIOCGPTN)
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	p := newPlug(t, &host.Config{Stdin: tty}, "serve")
+	if _, err := p.Builder(); err != nil {
+		t.Fatal(err)
+	}
+	pgid, err := syscall.Getpgid(p.pid(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own := syscall.Getpgrp(); pgid != own {
+		t.Errorf("plugin with a terminal on stdin is in process group %d, want the host's %d", pgid, own)
 	}
 }

@@ -4,8 +4,11 @@ package host
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"syscall"
+
+	"github.com/mattn/go-isatty"
 )
 
 // procTree is a started plugin and what it started, so that forcing the
@@ -21,14 +24,30 @@ type procTree struct {
 }
 
 // prepareTree makes cmd start in a process group of its own, unless the
-// host's own SysProcAttr put it in another group.
+// host's own SysProcAttr put it in another group, or its stdin is a
+// terminal: a process outside the terminal's foreground group that reads
+// it is stopped (SIGTTIN), so such a plugin stays in the host's group and
+// a forced kill ends the plugin alone.
 func prepareTree(cmd *exec.Cmd) {
+	if f, ok := cmd.Stdin.(*os.File); ok && isTerminal(f) {
+		return
+	}
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	if a := cmd.SysProcAttr; !a.Setsid && a.Pgid == 0 && !a.Foreground {
 		a.Setpgid = true
 	}
+}
+
+func isTerminal(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	tty := false
+	_ = rc.Control(func(fd uintptr) { tty = isatty.IsTerminal(fd) })
+	return tty
 }
 
 // newTree returns the tree of cmd, just started.

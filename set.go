@@ -26,7 +26,8 @@ import (
 // a Set's components are served over the process's one connection: a host
 // may dispense several from one process or start one process per use.
 //
-// Register in main, then call Run. Registering a bad kind or name, a nil
+// Make a Set with NewSet: the zero value is not usable. Register in main,
+// then call Run. Registering a bad kind or name, a nil
 // implementation, or a name twice panics with a message naming it, as
 // http.Handle does: it is a programming error in main. A Set is safe for
 // concurrent use.

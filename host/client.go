@@ -41,6 +41,9 @@ import (
 // Client is one plugin process and its connection. It is safe for
 // concurrent use. The process is started by Start, or by the first
 // Dispense.
+//
+// Make a Client with NewClient: the zero value is not usable (its Start
+// and Dispense return an error saying so; Kill and Exited do nothing).
 type Client struct {
 	cfg    Config
 	name   string // the plugin's name in logs and errors
@@ -116,6 +119,9 @@ func NewClient(cfg *Config) *Client {
 	c.gen = registry.generation()
 	return c
 }
+
+// errZeroClient is what a zero Client's Start and Dispense return.
+var errZeroClient = errors.New("host: the zero host.Client is not usable: make a Client with host.NewClient")
 
 // Exited reports whether the plugin process has exited (and been reaped);
 // for a reattached plugin (see Reattach), whether the connection ended.

@@ -17,7 +17,9 @@ const (
 	DefaultKillGrace    = 2 * time.Second
 )
 
-// Config says how to start one plugin binary and what it serves.
+// Config says how to start one plugin binary and what it serves. Its
+// unexported field is set only by Component.NewClient (the checks
+// Discover made); write Config literals with field names.
 type Config struct {
 	// Cmd is the plugin binary to start; required. Its Stdin, Stdout and
 	// Stderr must be nil: the host sets them (see Stdin, Stdout and

@@ -27,7 +27,10 @@ const exitWait = time.Second
 // calls report a dead plugin as errors wrapping ErrProcessExited. Each
 // object has its own stream on the plugin's connection, open until Kill:
 // dispense once and reuse the object rather than dispensing per call.
-func (c *Client) Dispense(name string) (interface{}, error) {
+func (c *Client) Dispense(name string) (any, error) {
+	if c.plugins == nil {
+		return nil, errZeroClient
+	}
 	p, err := c.plugins.lookup(name)
 	if err != nil {
 		return nil, err

@@ -30,6 +30,9 @@ import (
 // under way: ctx then bounds only the wait. A failed start is final: make
 // a new Client to try again.
 func (c *Client) Start(ctx context.Context) error {
+	if c.plugins == nil {
+		return errZeroClient
+	}
 	if ctx == nil {
 		return fmt.Errorf("host: Start(nil) for %s: pass a context, e.g. context.Background()", c.name)
 	}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -19,8 +18,11 @@ import (
 // (a path relative to the test's package directory, such as
 // "./cmd/builder-ebs", or an import path), and returns a host client for
 // it, not yet started; the client is killed when the test ends. The
-// plugin's log goes to the test's log. A test binary built with -race
-// builds the plugin with -race too.
+// binary is named as go build names it (after the last element of the
+// package's import path: builder-ebs for "." in cmd/builder-ebs), and so
+// the client names it in its errors and in the plugin's log lines, which
+// go to the test's log. A test binary built with -race builds the plugin
+// with -race too.
 //
 // The binary is written in the directory that go test removes when the
 // run ends; a test binary run by hand leaves it in the system's temporary
@@ -98,19 +100,14 @@ func (c *buildCache) build(pkg string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("making a directory for %s: %w", pkg, err)
 	}
-	name := filepath.Base(pkg)
-	if name == "." || name == string(filepath.Separator) {
-		name = "plugin"
-	}
-	if runtime.GOOS == "windows" {
-		name += ".exe"
-	}
-	path := filepath.Join(dir, name)
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
-	args := []string{"build", "-o", path}
+	// An -o naming a directory lets go build name the binary as it
+	// would without -o (after the package's import path, with .exe on
+	// Windows), whatever pkg looks like: ".", "./", "../x/...".
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
 	if raceEnabled {
 		args = append(args, "-race")
 	}
@@ -124,7 +121,14 @@ func (c *buildCache) build(pkg string) (string, error) {
 		}
 		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
 	}
-	return path, nil
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("go build %s: reading %s: %w", pkg, dir, err)
+	}
+	if len(entries) != 1 {
+		return "", fmt.Errorf("go build %s wrote %d files in %s, want one binary: is it a main package?", pkg, len(entries), dir)
+	}
+	return filepath.Join(dir, entries[0].Name()), nil
 }
 
 // workDir is where the binaries go: next to the test binary when go test

@@ -91,6 +91,22 @@ func TestBuilderConfigAndCallbacks(t *testing.T) {
 	}
 }
 
+// A DecodeConfig error reaches the test as it reaches a host: its text,
+// with key paths relative to the builder's block, and no ConfigErrors.
+func TestBuilderConfigError(t *testing.T) {
+	t.Parallel()
+	b := plugwiretest.Builder(t, &diskBuilder{})
+	err := b.Prepare(map[string]any{"disk_size": "20G", "timout": "90s"})
+	want := `disk_size: want number, got "20G"; timout: unknown key (did you mean "timeout"?)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Prepare: %v, want %q", err, want)
+	}
+	var ces shared.ConfigErrors
+	if errors.As(err, &ces) {
+		t.Fatal("errors.As found a ConfigErrors, which a real host does not get")
+	}
+}
+
 // What does not survive the trip to a plugin fails in the test, as it
 // would in the field.
 func TestBuilderConfigThatDoesNotCross(t *testing.T) {
@@ -417,13 +433,18 @@ func (f *fatalTB) Fatalf(format string, a ...any) {
 	runtime.Goexit()
 }
 
-// The real binary, three lines.
+// The real binary, three lines; built from ".", as in a plugin's own
+// tests, it is named after its package, not ".".
 func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a plugin binary")
 	}
-	t.Parallel()
-	b, err := plugwiretest.Binary(t, "../examples/builder-noop").Builder()
+	t.Chdir("../examples/builder-noop")
+	c := plugwiretest.Binary(t, ".")
+	if _, err := c.Dispense("builder/nope"); err == nil || !strings.Contains(err.Error(), `"builder/nope" from builder-noop:`) {
+		t.Fatalf("Dispense of an unknown component: %v, want it to name builder-noop", err)
+	}
+	b, err := c.Builder()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +458,7 @@ func TestBinary(t *testing.T) {
 	if got := ui.got(); len(got) != 5 || got[4] != "say: noop: done" {
 		t.Fatalf("Ui got %q", got)
 	}
-	if _, err := os.Stat("../examples/builder-noop/builder-noop"); err == nil {
+	if _, err := os.Stat("builder-noop"); err == nil {
 		t.Fatal("go build wrote the binary into the package directory")
 	}
 }

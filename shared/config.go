@@ -17,8 +17,8 @@ import (
 )
 
 // DecodeConfig decodes config, the JSON-shaped value Builder.Prepare
-// receives (what encoding/json decodes into an interface{}: objects as
-// map[string]interface{}, arrays as []interface{}, numbers as float64 or
+// receives (what encoding/json decodes into an any value: objects as
+// map[string]any, arrays as []any, numbers as float64 or
 // json.Number, strings, booleans and nil), into the value v points to.
 //
 // Struct fields are matched by their json tags and named as encoding/json
@@ -44,12 +44,23 @@ import (
 // one) decode themselves from their part of the config, and types
 // implementing encoding.TextUnmarshaler (net.IP, ...) from a string.
 //
-// Every problem is reported, each naming its key path and what was wrong,
-// on one line: "builders[0].disk_size: want number, got \"20G\"". The
-// error is a ConfigErrors. A config that is not JSON-shaped (a Go struct
-// or typed map given directly, as in a test) is first converted through
-// its JSON encoding. v must be a non-nil pointer.
-func DecodeConfig(config interface{}, v interface{}) error {
+// Every problem is reported, each naming its key path relative to config
+// and what was wrong, on one line. Prepare receives only its builder's
+// block of a template, so a builder sees
+//
+//	disk_size: want number, got "20G"; timout: unknown key (did you mean "timeout"?)
+//
+// and nested keys as "tags.env" or "regions[1]". A config that is not
+// JSON-shaped (a Go struct or typed map given directly, as in a test) is
+// first converted through its JSON encoding. v must be a non-nil pointer.
+//
+// The error is a ConfigErrors in the plugin's process, for errors.As
+// there. Returned from Prepare, only its text crosses to the host (as for
+// every error a plugin returns): errors.As finds no ConfigErrors in the
+// error the host's Prepare returns, nor through plugwiretest, which
+// serves over the same wire; match the text, or test DecodeConfig
+// directly.
+func DecodeConfig(config any, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("shared.DecodeConfig: v must be a non-nil pointer, got %T", v)
@@ -74,13 +85,16 @@ func DecodeConfig(config interface{}, v interface{}) error {
 
 // ConfigError is one problem DecodeConfig found.
 type ConfigError struct {
-	// Path is the key path of the bad value, as in "builders[0].disk_size"
-	// or `tags["a b"]`; "" is the config as a whole.
+	// Path is the key path of the bad value, relative to the config
+	// DecodeConfig was given, as in "disk_size", "regions[1]" or
+	// `tags["a b"]`; "" is the config as a whole.
 	Path string
 	// Problem says what is wrong, as in `want number, got "20G"`.
 	Problem string
 }
 
+// Error returns "PATH: PROBLEM", or "config: PROBLEM" for the config as a
+// whole.
 func (e *ConfigError) Error() string {
 	if e.Path == "" {
 		return "config: " + e.Problem
@@ -121,19 +135,19 @@ func (es ConfigErrors) Unwrap() []error {
 }
 
 // isJSONShaped reports whether v holds only what encoding/json decodes
-// into an interface{} (json.Number allowed).
-func isJSONShaped(v interface{}) bool {
+// into an any value (json.Number allowed).
+func isJSONShaped(v any) bool {
 	switch v := v.(type) {
 	case nil, bool, float64, string, json.Number:
 		return true
-	case map[string]interface{}:
+	case map[string]any:
 		for _, e := range v {
 			if !isJSONShaped(e) {
 				return false
 			}
 		}
 		return true
-	case []interface{}:
+	case []any:
 		for _, e := range v {
 			if !isJSONShaped(e) {
 				return false
@@ -149,7 +163,7 @@ type decoder struct {
 	errs ConfigErrors
 }
 
-func (d *decoder) fail(path, format string, a ...interface{}) {
+func (d *decoder) fail(path, format string, a ...any) {
 	d.errs = append(d.errs, &ConfigError{Path: path, Problem: fmt.Sprintf(format, a...)})
 }
 
@@ -161,7 +175,7 @@ var (
 )
 
 // decode decodes src into dst, which is settable.
-func (d *decoder) decode(path string, src interface{}, dst reflect.Value) {
+func (d *decoder) decode(path string, src any, dst reflect.Value) {
 	t := dst.Type()
 	if src == nil {
 		switch t.Kind() {
@@ -252,7 +266,7 @@ func (d *decoder) decode(path string, src interface{}, dst reflect.Value) {
 }
 
 // duration decodes a string such as "90s".
-func (d *decoder) duration(path string, src interface{}, dst reflect.Value) {
+func (d *decoder) duration(path string, src any, dst reflect.Value) {
 	s, ok := src.(string)
 	if !ok {
 		d.fail(path, `want duration such as "90s" or "1h30m", got %s`, describe(src))
@@ -268,7 +282,7 @@ func (d *decoder) duration(path string, src interface{}, dst reflect.Value) {
 
 // number decodes a JSON number into an integer or floating-point field,
 // refusing what does not fit.
-func (d *decoder) number(path string, src interface{}, dst reflect.Value) {
+func (d *decoder) number(path string, src any, dst reflect.Value) {
 	var f float64
 	var text string // the number as written, when it came as json.Number
 	switch n := src.(type) {
@@ -328,8 +342,8 @@ func (d *decoder) number(path string, src interface{}, dst reflect.Value) {
 }
 
 // object decodes a JSON object into a struct.
-func (d *decoder) object(path string, src interface{}, dst reflect.Value) {
-	m, ok := src.(map[string]interface{})
+func (d *decoder) object(path string, src any, dst reflect.Value) {
+	m, ok := src.(map[string]any)
 	if !ok {
 		d.fail(path, "want object, got %s", describe(src))
 		return
@@ -350,7 +364,7 @@ func (d *decoder) object(path string, src interface{}, dst reflect.Value) {
 		val := m[key]
 		if s, isString := val.(string); f.quoted && isString {
 			// ",string": the value is JSON text inside a string.
-			var inner interface{}
+			var inner any
 			if err := json.Unmarshal([]byte(s), &inner); err != nil {
 				d.fail(kp, "want a quoted JSON value, got %s", describe(val))
 				continue
@@ -362,8 +376,8 @@ func (d *decoder) object(path string, src interface{}, dst reflect.Value) {
 }
 
 // mapping decodes a JSON object into a map.
-func (d *decoder) mapping(path string, src interface{}, dst reflect.Value) {
-	m, ok := src.(map[string]interface{})
+func (d *decoder) mapping(path string, src any, dst reflect.Value) {
+	m, ok := src.(map[string]any)
 	if !ok {
 		d.fail(path, "want object, got %s", describe(src))
 		return
@@ -412,7 +426,7 @@ func (d *decoder) mapping(path string, src interface{}, dst reflect.Value) {
 
 // slice decodes a JSON array into a slice; a []byte also takes a base64
 // string, as in encoding/json.
-func (d *decoder) slice(path string, src interface{}, dst reflect.Value) {
+func (d *decoder) slice(path string, src any, dst reflect.Value) {
 	t := dst.Type()
 	if s, ok := src.(string); ok && t.Elem().Kind() == reflect.Uint8 {
 		b, err := base64.StdEncoding.DecodeString(s)
@@ -423,7 +437,7 @@ func (d *decoder) slice(path string, src interface{}, dst reflect.Value) {
 		dst.SetBytes(b)
 		return
 	}
-	a, ok := src.([]interface{})
+	a, ok := src.([]any)
 	if !ok {
 		d.fail(path, "want array, got %s", describe(src))
 		return
@@ -436,8 +450,8 @@ func (d *decoder) slice(path string, src interface{}, dst reflect.Value) {
 }
 
 // array decodes a JSON array of exactly the right length into a Go array.
-func (d *decoder) array(path string, src interface{}, dst reflect.Value) {
-	a, ok := src.([]interface{})
+func (d *decoder) array(path string, src any, dst reflect.Value) {
+	a, ok := src.([]any)
 	if !ok {
 		d.fail(path, "want array, got %s", describe(src))
 		return
@@ -453,7 +467,7 @@ func (d *decoder) array(path string, src interface{}, dst reflect.Value) {
 
 // describe shows a config value in an error: short values as JSON, long
 // strings cut, objects and arrays by kind.
-func describe(v interface{}) string {
+func describe(v any) string {
 	switch v := v.(type) {
 	case nil:
 		return "null"
@@ -468,9 +482,9 @@ func describe(v interface{}) string {
 		return v.String()[:40] + "..."
 	case string:
 		return wire.Quote(v)
-	case map[string]interface{}:
+	case map[string]any:
 		return "object"
-	case []interface{}:
+	case []any:
 		return "array"
 	}
 	return fmt.Sprintf("%T", v)
@@ -494,7 +508,7 @@ func keyPath(path, key string) string {
 	return path + "." + key
 }
 
-func sortedKeys(m map[string]interface{}) []string {
+func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

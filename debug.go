@@ -28,11 +28,19 @@ import (
 //
 // and serves one host after another, each connecting with that in its
 // environment (see host.Config.Reattach), until it is interrupted
-// (Ctrl-C or SIGTERM). It serves one host at a time, as its components'
-// state is shared: a host that connects while another is served waits up
-// to 3 s for its turn, then gets a session whose every Dispense fails
-// saying so. NAME is the base name of the binary, without
+// (Ctrl-C or SIGTERM). NAME is the base name of the binary, without
 // .exe: a host reattaches to it for a Config.Cmd with that base name.
+//
+// It serves one host connection (one host.Client) at a time, until that
+// Client is killed, as its components' state is shared: a Client that
+// connects while another is served waits up to 3 s for its turn, then
+// starts and gets a session whose every Dispense fails with "NAME is in
+// debug mode (pid N) and serving another host: it serves one host at a
+// time; ...". A host running two builds of the plugin at once, keeping
+// each build's Client until both end (as examples/host and Packer do),
+// gets one build served and the other failed; run one build of a
+// debugged plugin at a time. The wait is short on purpose: such a host
+// would fail the same build after a longer wait too, only later.
 // EnvDebug is ignored in a plugin a host started.
 const EnvDebug = wire.EnvDebug
 

@@ -42,7 +42,10 @@ const EnvReattach = wire.EnvReattach
 // the connection and handshake; Config.SHA256 is not checked, as the host
 // runs no binary. yamux's keepalive is answered on the
 // host's side, so a plugin stopped at a breakpoint keeps its host for as
-// long as it stays stopped.
+// long as it stays stopped. The plugin serves one Client at a time, until
+// it is killed: another Client's start succeeds after up to 3 s and its
+// Dispense calls fail saying the plugin is serving another host (see
+// plugwire.EnvDebug).
 type Reattach struct {
 	Addr   string `json:"addr"`   // "127.0.0.1:PORT"
 	Secret string `json:"secret"` // hex, as printed

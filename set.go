@@ -128,7 +128,8 @@ func (s *Set) Describe(w io.Writer) error {
 }
 
 // Run is what main calls. Started by a host, it serves the Set's
-// components and returns when the host is done with them. With the one
+// components as Serve serves plugins (debug mode, PLUGWIRE_DEBUG=1,
+// included) and returns when the host is done with them. With the one
 // argument "describe" it prints what Describe writes on stdout
 // and exits 0, without a host. Run by hand, or with any other argument, it
 // prints one line on stderr saying that this is a plugin and that

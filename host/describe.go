@@ -46,10 +46,10 @@ type Description struct {
 // is bounded: it ends at ctx's deadline or after DefaultDescribeTimeout,
 // whichever comes first, and when the binary writes more than 1 MiB on
 // stdout or 64 KiB on stderr. It runs without plugwire's environment
-// variables, with no standard input, in a process group of its own that
-// is killed as soon as the binary exits or its run ends, so that nothing
-// it started is left behind (on Windows, only the binary itself is
-// killed). Errors name the binary and say what it did.
+// variables, with no standard input, in a process group of its own (a job
+// object on Windows) that is killed as soon as the binary exits or its run
+// ends, so that nothing it started is left behind. Errors name the binary
+// and say what it did.
 func Describe(ctx context.Context, path string) (*Description, error) {
 	d, _, err := describe(ctx, path, DefaultDescribeTimeout, false)
 	return d, err
@@ -134,7 +134,7 @@ func runDescribeOnce(ctx context.Context, path string, timeout time.Duration) ([
 	cmd := exec.Command(path, component.DescribeArg)
 	cmd.Env = describeEnv()
 	cmd.Stdout, cmd.Stderr = outW, errW
-	ownGroup(cmd)
+	prepareTree(cmd)
 	err = cmd.Start()
 	outW.Close()
 	errW.Close()
@@ -143,6 +143,8 @@ func runDescribeOnce(ctx context.Context, path string, timeout time.Duration) ([
 		errR.Close()
 		return nil, fmt.Errorf("host: %s describe: %w", path, err)
 	}
+	tree := newTree(cmd)
+	defer tree.release()
 	over := make(chan struct{}, 2) // an output went past its bound
 	stdout.over = func() { over <- struct{}{} }
 	stderr.over = stdout.over
@@ -158,15 +160,15 @@ func runDescribeOnce(ctx context.Context, path string, timeout time.Duration) ([
 
 	select {
 	case err = <-exited:
-		// Whatever the binary started and left behind goes with it.
-		_ = killGroup(cmd.Process)
 	case <-ctx.Done():
-		_ = killGroup(cmd.Process)
+		tree.kill()
 		err = <-exited
 	case <-over:
-		_ = killGroup(cmd.Process)
+		tree.kill()
 		err = <-exited
 	}
+	// Whatever the binary started and left behind goes with it.
+	endLeftovers(cmd, tree)
 	drained := make(chan struct{})
 	go func() { readers.Wait(); close(drained) }()
 	t := time.NewTimer(drainAfterExit)

@@ -3,25 +3,17 @@
 package host
 
 import (
-	"errors"
-	"os"
 	"os/exec"
 	"syscall"
 )
 
-// ownGroup puts the process cmd starts in a process group of its own, so
-// that killGroup reaches whatever it starts too.
-func ownGroup(cmd *exec.Cmd) {
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
+// endLeftovers kills what is left of the process group of a describe run
+// (prepareTree made the binary lead its own), once the binary has exited
+// and been reaped. The group's id was the binary's pid: only a process
+// still in the group keeps it, and no new process can have that pid until
+// the group is empty.
+func endLeftovers(cmd *exec.Cmd, t *procTree) {
+	if t.group {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
-	cmd.SysProcAttr.Setpgid = true
-}
-
-// killGroup kills the process group ownGroup made for p.
-func killGroup(p *os.Process) error {
-	if err := syscall.Kill(-p.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return err
-	}
-	return nil
 }

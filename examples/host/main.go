@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"text/tabwriter"
@@ -225,6 +226,9 @@ func (c *core) list(w io.Writer, dir string) {
 			v = "-"
 		}
 		bin := filepath.Base(comp.Path)
+		if ext := filepath.Ext(bin); strings.EqualFold(ext, ".exe") {
+			bin = bin[:len(bin)-len(ext)] // names shown drop .exe
+		}
 		if picked[comp.Kind+" "+comp.Name] != comp.Path {
 			bin += " (shadowed)"
 		}

@@ -279,6 +279,7 @@ func TestDiscover(t *testing.T) {
 	writeSet(t, d1, "other-x", "1.0.0", "builder")
 	writeSet(t, d1, "plug-", "1.0.0", "builder")
 	writeScript(t, d1, "plug-true", "exit 0")
+	writeScript(t, d1, "plug-future", `echo '{"version":"9.0.0","protocol":99,"components":{"builder":[""]}}'`)
 	if err := os.WriteFile(filepath.Join(d1, "plug-noexec"), []byte("#!/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -318,6 +319,7 @@ func TestDiscover(t *testing.T) {
 		filepath.Join(d1, "plug-nover_v2.0.0"): "is named version 2.0.0 but describes version \"\"",
 		filepath.Join(d1, "plug-"):             "no plugin name after the prefix",
 		filepath.Join(d1, "plug-true"):         "printed nothing on stdout",
+		filepath.Join(d1, "plug-future"):       "speaks plugwire protocol 99, this host ",
 		filepath.Join(d1, "plug-noexec"):       "not executable",
 		filepath.Join(d1, "plug-dir"):          "not a regular file",
 		missing:                                "no such directory",

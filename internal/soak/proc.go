@@ -154,6 +154,14 @@ type logCount struct {
 	mu    sync.Mutex
 	flood int
 	buf   []byte
+	last  []string // the last lines that are not flood lines
+}
+
+// tail returns the last lines logged that are not flood lines.
+func (l *logCount) tail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.last, "\n")
 }
 
 func (l *logCount) Write(p []byte) (int, error) {
@@ -167,6 +175,11 @@ func (l *logCount) Write(p []byte) (int, error) {
 		}
 		if bytes.Contains(l.buf[:i], []byte("flood xxxx")) {
 			l.flood++
+		} else {
+			if len(l.last) == 30 {
+				l.last = l.last[1:]
+			}
+			l.last = append(l.last, string(l.buf[:i]))
 		}
 		l.buf = l.buf[i+1:]
 	}

@@ -63,7 +63,7 @@ func (r *run) kill(name string, p *plugin) time.Duration {
 	p.c.Kill()
 	took := time.Since(t0)
 	if took > r.grace+time.Second {
-		r.fail(name, "Kill took %v, more than grace + 1 s", took)
+		r.fail(name, "Kill (from %s) took %v, more than grace + 1 s; the client's log:\n%s", t0.Format("15:04:05.000"), took, p.lc.tail())
 	}
 	if !p.c.Exited() {
 		r.fail(name, "Kill returned before the process exited")

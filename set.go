@@ -26,8 +26,8 @@ import (
 // a Set's components are served over the process's one connection: a host
 // may dispense several from one process or start one process per use.
 //
-// Make a Set with NewSet: the zero value is not usable. Register in main,
-// then call Run. Registering a bad kind or name, a nil
+// The zero Set is empty and ready to use, as is one from NewSet. Register
+// in main, then call Run. Registering a bad kind or name, a nil
 // implementation, or a name twice panics with a message naming it, as
 // http.Handle does: it is a programming error in main. A Set is safe for
 // concurrent use.
@@ -39,7 +39,7 @@ type Set struct {
 
 // NewSet returns an empty Set.
 func NewSet() *Set {
-	return &Set{plugins: make(map[string]plugin.Plugin)}
+	return &Set{}
 }
 
 // SetVersion sets the version the Set reports to describe: a semantic
@@ -91,6 +91,9 @@ func (s *Set) Register(kind, name string, p plugin.Plugin) {
 	id := component.DispenseName(kind, name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.plugins == nil {
+		s.plugins = make(map[string]plugin.Plugin)
+	}
 	if _, dup := s.plugins[id]; dup {
 		panic(fmt.Sprintf("plugwire: Set.Register: %s %q is registered twice", kind, name))
 	}

@@ -196,6 +196,13 @@ func TestSetPanics(t *testing.T) {
 			tc.f(plugwire.NewSet())
 		})
 	}
+	// The zero Set is ready to use.
+	var zero plugwire.Set
+	zero.RegisterBuilder("a", pidBuilder("a"))
+	var out strings.Builder
+	if err := zero.Describe(&out); err != nil || !strings.Contains(out.String(), `"components":{"builder":["a"]}`) {
+		t.Errorf("zero Set: Describe = %q, %v", out.String(), err)
+	}
 	// The same name under two kinds is two components.
 	s := plugwire.NewSet()
 	s.RegisterBuilder("x", pidBuilder("x"))

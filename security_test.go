@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -119,7 +118,7 @@ func TestPluginDiesBeforeAnswering(t *testing.T) {
 // else.
 func TestImpostorPluginRejected(t *testing.T) {
 	t.Parallel()
-	record := filepath.Join(t.TempDir(), "received")
+	record := filepath.Join(testutil.TempDir(t), "received")
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(pluginEnv("impostor"), envRecord+"="+record)
 	c := host.NewClient(&host.Config{Cmd: cmd, Logger: hclog.NewNullLogger()})
@@ -343,7 +342,7 @@ func TestSilentIntruderDoesNotBlockHost(t *testing.T) {
 	// Once the host is in, the silent one is closed too: it got the
 	// greeting and then the end.
 	_ = idle.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if got, err := io.ReadAll(idle); (err != nil && !errors.Is(err, syscall.ECONNRESET)) || len(got) > wire.GreetingSize {
+	if got, err := io.ReadAll(idle); (err != nil && !errors.Is(err, testutil.ECONNRESET)) || len(got) > wire.GreetingSize {
 		t.Errorf("silent intruder read %d bytes, %v; want at most the greeting, then EOF once the host is connected", len(got), err)
 	}
 }
@@ -362,7 +361,7 @@ func TestSecondConnectionRefused(t *testing.T) {
 	if conn, err := net.Dial("tcp", addr); err == nil {
 		conn.Close()
 		t.Errorf("a second dial of %s succeeded; want it refused", addr)
-	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+	} else if !errors.Is(err, testutil.ECONNREFUSED) {
 		t.Errorf("second dial: %v, want connection refused", err)
 	}
 }
@@ -412,7 +411,7 @@ func TestVersionMismatch(t *testing.T) {
 		_, _ = conn.Write(append(wire.Intro(wire.ProtocolVersion+1), 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0))
 		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 		got, err := io.ReadAll(conn)
-		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		if err != nil && !errors.Is(err, testutil.ECONNRESET) {
 			t.Fatalf("reading the plugin's side: %v", err)
 		}
 		// The host reads the version from the greeting and reports both.

@@ -88,6 +88,12 @@ var (
 // one.
 func examplePlugin(name string) string {
 	buildExamples.Do(func() {
+		// Where there is no Go toolchain (Windows tests under Wine), the
+		// plugins are built already, in PLUGWIRE_TEST_EXAMPLES.
+		if dir := os.Getenv("PLUGWIRE_TEST_EXAMPLES"); dir != "" {
+			examplesDir = dir
+			return
+		}
 		dir, err := os.MkdirTemp("", "plugwire-example-plugins-")
 		if err != nil {
 			panic(err)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -252,7 +251,7 @@ func (c *Client) ended(ctx context.Context) bool {
 // isConnEnd reports whether err says that the connection ended (closed,
 // reset, refused, cut short) rather than what came over it.
 func isConnEnd(err error) bool {
-	for _, t := range []error{io.EOF, io.ErrUnexpectedEOF, net.ErrClosed, syscall.ECONNRESET, syscall.ECONNREFUSED, syscall.EPIPE, syscall.ECONNABORTED} {
+	for _, t := range append([]error{io.EOF, io.ErrUnexpectedEOF, net.ErrClosed}, connEndErrnos...) {
 		if errors.Is(err, t) {
 			return true
 		}

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -90,6 +91,9 @@ func NewClient(cfg *Config) *Client {
 	c.name = "plugin"
 	if c.cfg.Cmd != nil {
 		c.name = filepath.Base(c.cfg.Cmd.Path)
+		if base, ok := binaryBase(runtime.GOOS, c.name); ok && base != "" {
+			c.name = base // without .exe on Windows
+		}
 	}
 	if c.cfg.MinPort == 0 {
 		c.cfg.MinPort = DefaultMinPort

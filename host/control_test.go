@@ -1,5 +1,3 @@
-//go:build unix
-
 package host_test
 
 // Tests of a host in control of a start: Start(ctx), the errors a host
@@ -7,7 +5,6 @@ package host_test
 // lines.
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -15,13 +12,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -94,6 +89,9 @@ func TestStartCancel(t *testing.T) {
 				t.Parallel()
 				logger, sink := testLogger(hclog.Trace)
 				cmd := ph.cmd()
+				if cmd.Err != nil { // sleep and cat are Unix programs
+					t.Skipf("no %s here: %v", ph.name, cmd.Err)
+				}
 				stdin, feed := io.Pipe()
 				defer feed.Close()
 				c := host.NewClient(&host.Config{Cmd: cmd, Logger: logger, Stdin: stdin})
@@ -393,14 +391,14 @@ func TestKilledDuringStart(t *testing.T) {
 			pid := int(e["pid"].(float64))
 			// Spread the kills over the start: from at once to 20 ms.
 			time.Sleep(time.Duration(i%40) * 500 * time.Microsecond) // the moment of the fault, not synchronisation
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			_ = killPid(pid)
 			err := <-errc
 			if err == nil {
 				ok.Add(1)
 				return
 			}
 			failed.Add(1)
-			if !errors.Is(err, host.ErrProcessExited) || !strings.Contains(err.Error(), "killed") {
+			if !errors.Is(err, host.ErrProcessExited) || !strings.Contains(err.Error(), killedStatus) {
 				t.Errorf("start killed from outside = %v, want ErrProcessExited saying it was killed", err)
 			}
 		}()
@@ -524,13 +522,13 @@ func TestStartErrorsIs(t *testing.T) {
 			want: host.ErrStartTimeout, text: "printed no address line within 300ms"},
 		{name: "exits before its address", cmd: func() *exec.Cmd { return helperCmd("exit-before-address") },
 			want: host.ErrProcessExited, text: "exit status 3"},
-		{name: "/bin/true", cmd: func() *exec.Cmd { return exec.Command("/bin/true") },
+		{name: "true", cmd: trueCmd,
 			want: host.ErrProcessExited, text: "exit status 0"},
 		{name: "killed before start", cmd: func() *exec.Cmd { return helperCmd("serve") }, before: (*host.Client).Kill,
 			want: host.ErrProcessExited, text: "killed by Client.Kill"},
 		{name: "not an address", cmd: func() *exec.Cmd { return helperCmd("line", envLine+"="+strconv.Quote("hello, I am a plugin\n")) },
 			want: host.ErrNotPlugin, text: `"hello, I am a plugin"`},
-		{name: "/bin/echo", cmd: func() *exec.Cmd { return exec.Command("/bin/echo", "hello") },
+		{name: "echo", cmd: func() *exec.Cmd { return helperCmd("echo", envLine+"="+strconv.Quote("hello\n")) },
 			want: host.ErrNotPlugin, text: `"hello"`},
 		{name: "range taken", cmd: func() *exec.Cmd { return helperCmd("serve") }, cfg: host.Config{MinPort: busy, MaxPort: busy, StartTimeout: 2 * time.Second},
 			want: host.ErrNoFreePort, text: fmt.Sprintf("%d-%d", busy, busy)},
@@ -543,7 +541,7 @@ func TestStartErrorsIs(t *testing.T) {
 			want: host.ErrVersionMismatch, text: fmt.Sprintf("plugin speaks plugwire protocol 99, this host speaks %d", wire.ProtocolVersion)},
 		{name: "cancelled", cmd: func() *exec.Cmd { return helperCmd("serve") }, ctx: func() context.Context { return cancelled },
 			want: context.Canceled, text: "context canceled"},
-		{name: "deadline", cmd: func() *exec.Cmd { return exec.Command("sleep", "60") }, ctx: func() context.Context { return deadlineIn(t, 200*time.Millisecond) },
+		{name: "deadline", cmd: func() *exec.Cmd { return helperCmd("sleep") }, ctx: func() context.Context { return deadlineIn(t, 200*time.Millisecond) },
 			want: context.DeadlineExceeded, text: "deadline exceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -593,8 +591,10 @@ func TestRegistryDoesNotGrow(t *testing.T) {
 	var alive atomic.Int64
 	for i := range n {
 		cmd := exec.Command("/nonexistent/plugin")
-		if i%10 == 0 {
-			cmd = exec.Command("/bin/true") // a real process that exits at once
+		if i%100 == 0 {
+			// A real process that exits at once: 30 of them, as a
+			// process start costs a quarter of a second under Wine.
+			cmd = trueCmd()
 		}
 		c := host.NewClient(&host.Config{Cmd: cmd, Logger: hclog.NewNullLogger()})
 		alive.Add(1)
@@ -639,165 +639,6 @@ func TestRegistryDoesNotGrow(t *testing.T) {
 	if host.Registered(killed.Client) {
 		t.Error("a killed client is still registered")
 	}
-}
-
-func init() {
-	// lowfd serves with a descriptor limit a few above what it has open,
-	// and holds its address line back until SIGUSR1, so that a test can
-	// abuse the port before the host arrives.
-	moreHelpers["lowfd"] = func() int {
-		usr1 := make(chan os.Signal, 1)
-		signal.Notify(usr1, syscall.SIGUSR1)
-		real := os.Stdout
-		r, w, err := os.Pipe()
-		if err != nil {
-			return 1
-		}
-		os.Stdout = w
-		open := openFiles()
-		limit := syscall.Rlimit{Cur: uint64(open + 10)}
-		var old syscall.Rlimit
-		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
-			return 1
-		}
-		limit.Max = old.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
-			fmt.Fprintln(os.Stderr, "helper: setrlimit:", err)
-			return 1
-		}
-		go func() {
-			br := bufio.NewReader(r)
-			line, err := br.ReadString('\n')
-			if err != nil {
-				return
-			}
-			helperLogger().Info("lowfd: listening", "addr", strings.TrimSpace(line), "open", open, "limit", limit.Cur)
-			<-usr1
-			_, _ = real.WriteString(line)
-			_, _ = io.Copy(real, br)
-		}()
-		return serveHelper()
-	}
-}
-
-// openFiles counts this process's open descriptors.
-func openFiles() int {
-	for _, dir := range []string{"/proc/self/fd", "/dev/fd"} {
-		if ents, err := os.ReadDir(dir); err == nil {
-			return len(ents)
-		}
-	}
-	return 16
-}
-
-// The threat model's promise: a local process racing to the port cannot
-// keep the host out. A plugin with a descriptor limit only 10 above what
-// it has open gets hundreds of connections (silent, garbage, wrong
-// proofs, closed at once) before its host arrives, and more while the
-// host connects; the host still connects and every call works.
-func TestAbuseBeforeHost(t *testing.T) {
-	t.Parallel()
-	// A port of its own: once the host is in, no other test's plugin may
-	// take it and answer the check that the port is shut.
-	port := freePorts(t, 1, 31800)
-	p := newPlug(t, &host.Config{MinPort: port, MaxPort: port}, "lowfd")
-	sink := p.log
-	started := make(chan error, 1)
-	go func() { started <- p.Start(context.Background()) }()
-	e := sink.waitFor(t, 20*time.Second, "the plugin listening", msgIs("lowfd: listening"))
-	addr := e.str("addr")
-	pid := p.pid(t)
-
-	const n = 400
-	var mu sync.Mutex
-	var conns []net.Conn
-	keep := func(c net.Conn) {
-		mu.Lock()
-		conns = append(conns, c)
-		mu.Unlock()
-	}
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	for i := range n {
-		c, err := net.Dial("tcp4", addr)
-		if err != nil {
-			t.Fatalf("abuse connection %d: %v", i, err)
-		}
-		switch i % 4 {
-		case 0: // silent
-			keep(c)
-		case 1: // garbage
-			_, _ = c.Write([]byte("GET / HTTP/1.1\r\nHost: plugin\r\n\r\n"))
-			keep(c)
-		case 2: // plugwire without the secret
-			_, _ = c.Write(append(wire.Intro(wire.ProtocolVersion), make([]byte, wire.ProofSize)...))
-			keep(c)
-		case 3: // gone at once
-			_ = c.Close()
-		}
-	}
-	// More silent ones while the host connects.
-	stopFlood := make(chan struct{})
-	floodDone := make(chan int)
-	go func() {
-		flood := 0
-		defer func() { floodDone <- flood }()
-		for {
-			select {
-			case <-stopFlood:
-				return
-			default:
-			}
-			if c, err := net.Dial("tcp4", addr); err == nil {
-				keep(c)
-				flood++
-			} else {
-				return // the listener is closed: the host is in
-			}
-			time.Sleep(2 * time.Millisecond) // the pace of the flood
-		}
-	}()
-	t0 := time.Now()
-	if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	select {
-	case err = <-started:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Start still running 30 s after the plugin announced its address")
-	}
-	took := time.Since(t0)
-	close(stopFlood)
-	flood := <-floodDone
-	if err != nil {
-		t.Fatalf("Start under abuse: %v", err)
-	}
-	b := preparedBuilder(t, p, map[string]any{"run": "say"})
-	for i := range 50 {
-		said := 0
-		if err := b.Run(context.Background(), nil, uiFunc(func(string) { said++ })); err != nil || said != 1 {
-			t.Fatalf("call %d after the abuse: %v (said %d)", i, err, said)
-		}
-	}
-	cmd, err := p.Command()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s := cmd.Synopsis(); s != "a test command" {
-		t.Errorf("Synopsis = %q", s)
-	}
-	if c, err := net.Dial("tcp4", addr); err == nil {
-		c.Close()
-		t.Error("the port still accepts connections after the host connected")
-	}
-	t.Logf("descriptor limit %v (%v open at start); %d abusive connections before the host, %d during; host connected %v after the address was released; 51 calls worked",
-		e["limit"], e["open"], n, flood, took.Round(time.Millisecond))
 }
 
 // CleanupClients also stops a client made before it and started after it:

@@ -1,13 +1,12 @@
-//go:build unix
-
 package host_test
 
 import (
 	"context"
 	"errors"
+	"io"
+	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -57,8 +56,8 @@ func TestPluginDiesDuringCall(t *testing.T) {
 		name   string
 		config map[string]interface{}
 		// setup returns the Build and Ui to pass to Run, and a function to
-		// run after Run returned.
-		setup  func(t *testing.T, p *plug) (shared.Build, shared.Ui, func())
+		// run after Run returned; stdin is the plugin's stdin.
+		setup  func(t *testing.T, p *plug, stdin io.Writer) (shared.Build, shared.Ui, func())
 		status string
 		tail   []string
 	}{
@@ -91,12 +90,11 @@ func TestPluginDiesDuringCall(t *testing.T) {
 		{
 			name:   "while the host serves a callback",
 			config: map[string]interface{}{"run": "exit-in-host-callback"},
-			setup: func(t *testing.T, p *plug) (shared.Build, shared.Ui, func()) {
-				pid := p.pid(t)
+			setup: func(t *testing.T, _ *plug, stdin io.Writer) (shared.Build, shared.Ui, func()) {
 				ui := &blockingUi{
 					// Tell the plugin to die now that the host is in the
-					// callback (it exits on SIGUSR1).
-					onEnter: func() { _ = syscall.Kill(pid, syscall.SIGUSR1) },
+					// callback (it exits on a byte on its stdin).
+					onEnter: func() { _, _ = stdin.Write([]byte{1}) },
 					entered: make(chan struct{}),
 					release: make(chan struct{}),
 				}
@@ -115,7 +113,7 @@ func TestPluginDiesDuringCall(t *testing.T) {
 		{
 			name:   "inside its own callback",
 			config: map[string]interface{}{"run": "exit-in-own-callback"},
-			setup: func(t *testing.T, _ *plug) (shared.Build, shared.Ui, func()) {
+			setup: func(t *testing.T, _ *plug, _ io.Writer) (shared.Build, shared.Ui, func()) {
 				b := &hostBuild{entered: make(chan struct{})}
 				return b, nil, func() {
 					select {
@@ -131,8 +129,14 @@ func TestPluginDiesDuringCall(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := newPlug(t, nil, "serve")
+			stdin, stdinW, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = stdinW.Close() })
+			p := newPlug(t, &host.Config{Stdin: stdin}, "serve")
 			b, err := p.Builder()
+			_ = stdin.Close() // the plugin has its own copy now
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +150,7 @@ func TestPluginDiesDuringCall(t *testing.T) {
 			var ui shared.Ui
 			var after func()
 			if tc.setup != nil {
-				build, ui, after = tc.setup(t, p)
+				build, ui, after = tc.setup(t, p, stdinW)
 			}
 			// The plugin dies as soon as the call reaches it: the call must
 			// end within 2 s.
@@ -200,7 +204,7 @@ func TestPluginDiesWhileIdle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := syscall.Kill(p.pid(t), syscall.SIGKILL); err != nil {
+		if err := killPid(p.pid(t)); err != nil {
 			t.Fatal(err)
 		}
 		p.log.waitFor(t, 10*time.Second, `"plugin exited"`, msgIs("plugin exited"))
@@ -210,12 +214,12 @@ func TestPluginDiesWhileIdle(t *testing.T) {
 			if code != 1 {
 				t.Errorf("RunErr returned code %d, want 1", code)
 			}
-			wantExited(t, "RunErr", err, "signal: killed")
+			wantExited(t, "RunErr", err, killedStatus)
 			s, err := rc.SynopsisErr()
 			if s != "" {
 				t.Errorf("SynopsisErr returned %q, want \"\"", s)
 			}
-			wantExited(t, "SynopsisErr", err, "signal: killed")
+			wantExited(t, "SynopsisErr", err, killedStatus)
 		})
 	})
 }
@@ -249,7 +253,7 @@ func TestPluginDiesWithCallsInFlight(t *testing.T) {
 	codes := make(chan int, 1)
 	go func() { codes <- cmd.Run(context.Background(), nil, []string{"block"}) }()
 	awaitAll(t, &started, 10*time.Second, "every Run blocked in the plugin")
-	if err := syscall.Kill(p.pid(t), syscall.SIGKILL); err != nil {
+	if err := killPid(p.pid(t)); err != nil {
 		t.Fatal(err)
 	}
 	killed := time.Now()
@@ -257,7 +261,7 @@ func TestPluginDiesWithCallsInFlight(t *testing.T) {
 	for range runs {
 		select {
 		case err := <-errs:
-			wantExited(t, "Builder.Run in flight", err, "signal: killed")
+			wantExited(t, "Builder.Run in flight", err, killedStatus)
 		case <-deadline:
 			t.Fatalf("a Builder.Run in flight did not return within 2 s of the plugin's death")
 		}
@@ -273,7 +277,7 @@ func TestPluginDiesWithCallsInFlight(t *testing.T) {
 	t.Logf("all calls returned %v after SIGKILL", time.Since(killed).Round(time.Millisecond))
 	// Command.Run has no error result: it logged why it returned 1.
 	e := p.log.waitFor(t, time.Second, "for the failed Command.Run", msgIs("Command.Run failed"))
-	if e.level() != "error" || !strings.Contains(e.str("error"), "signal: killed") {
+	if e.level() != "error" || !strings.Contains(e.str("error"), killedStatus) {
 		t.Errorf("Command.Run failure logged as %v, want level error and the exit status", e)
 	}
 	if s := cmd.Synopsis(); s != "" {
@@ -427,12 +431,12 @@ func TestPluginDiesWithManyDispensed(t *testing.T) {
 		}()
 	}
 	awaitAll(t, &started, 10*time.Second, "every Run blocked in the plugin")
-	if err := syscall.Kill(p.pid(t), syscall.SIGKILL); err != nil {
+	if err := killPid(p.pid(t)); err != nil {
 		t.Fatal(err)
 	}
 	within(t, 2*time.Second, "calls in flight and later calls after the plugin's death", func() {
 		for range runs {
-			wantExited(t, "Builder.Run in flight", <-errs, "signal: killed")
+			wantExited(t, "Builder.Run in flight", <-errs, killedStatus)
 		}
 		for i, b := range bs {
 			if err := b.Prepare(nil); !errors.Is(err, host.ErrProcessExited) {

@@ -1,5 +1,3 @@
-//go:build unix
-
 package host_test
 
 // The plugins of these tests are the test binary itself, re-executed with
@@ -17,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,8 +53,9 @@ const (
 // host's Logger.
 const helperPidMsg = "plugwire test helper"
 
-// testExe is the test binary, re-executed as the helper.
-var testExe string
+// testExe is the test binary, re-executed as the helper; testExeName is
+// its name as the host shows it (without .exe on Windows).
+var testExe, testExeName string
 
 func TestMain(m *testing.M) {
 	exe, err := os.Executable()
@@ -64,6 +64,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	testExe = exe
+	testExeName = strings.TrimSuffix(filepath.Base(exe), ".exe")
 	if b := os.Getenv(envHelper); b != "" {
 		os.Exit(runHelper(b))
 	}
@@ -110,7 +111,9 @@ func helperLogger() hclog.Logger {
 func runHelper(behaviour string) int {
 	// No helper may outlive a test run that forgot it.
 	time.AfterFunc(90*time.Second, func() { os.Exit(9) })
-	if behaviour != "bare" {
+	switch behaviour {
+	case "bare", "true", "echo", "sleep": // not plugins, or run by hand
+	default:
 		helperLogger().Info(helperPidMsg, "pid", os.Getpid(), "behaviour", behaviour)
 	}
 	switch behaviour {
@@ -147,8 +150,17 @@ func runHelper(behaviour string) int {
 		fmt.Println(ln.Addr())
 		fmt.Fprintln(os.Stderr, "helper: printed the address, leaving before the host connects")
 		return 3
-	case "silent":
+	case "silent", "sleep":
 		time.Sleep(time.Hour)
+		return 0
+	case "true":
+		return 0
+	case "echo":
+		line, err := strconv.Unquote(os.Getenv(envLine))
+		if err != nil {
+			return 2
+		}
+		fmt.Print(line)
 		return 0
 	case "line":
 		line, err := strconv.Unquote(os.Getenv(envLine))
@@ -304,11 +316,10 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 		return nil
 	case "exit-in-host-callback":
 		// Die while the host is busy in a callback this method made: the
-		// host's callback sends SIGUSR1 once it is entered.
-		usr1 := make(chan os.Signal, 1)
-		signal.Notify(usr1, syscall.SIGUSR1)
-		go ui.Say("send SIGUSR1 and the plugin dies while you are in this callback")
-		<-usr1
+		// host's callback writes a byte on the plugin's stdin once it is
+		// entered.
+		go ui.Say("write on my stdin and the plugin dies while you are in this callback")
+		_, _ = os.Stdin.Read(make([]byte, 1))
 		lastWords(method)
 		return nil
 	case "exit-in-own-callback":

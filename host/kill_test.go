@@ -1,5 +1,3 @@
-//go:build unix
-
 package host_test
 
 import (
@@ -44,12 +42,12 @@ func TestKillStubbornPlugin(t *testing.T) {
 	}
 	select {
 	case err := <-errc:
-		wantExited(t, "Run in flight during Kill", err, "signal: killed")
+		wantExited(t, "Run in flight during Kill", err, killedStatus)
 	case <-time.After(time.Second):
 		t.Fatal("Run still in flight after Kill returned")
 	}
 	assertReaped(t, p.pid(t))
-	wantExited(t, "Prepare after Kill", b.Prepare(nil), "signal: killed")
+	wantExited(t, "Prepare after Kill", b.Prepare(nil), killedStatus)
 }
 
 // Kill of a plugin that quits when asked (its Run returns once its ctx is

@@ -1,15 +1,9 @@
-//go:build linux
-
 package host_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
-	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,52 +12,6 @@ import (
 	"github.com/plugwire/plugwire/host"
 	"github.com/plugwire/plugwire/shared"
 )
-
-// captureStderr points file descriptor 2 of this process at a pipe, so
-// that everything written to the host's own stderr (by hclog's default
-// output, the standard log package, yamux, or the runtime) is caught,
-// until the returned function restores it and returns what was written.
-// Nothing else may run meanwhile: the tests that use it are not parallel.
-func captureStderr(t *testing.T) func() string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	saved, err := syscall.Dup(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Dup3(int(w.Fd()), 2, 0); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, _ = io.Copy(&buf, r)
-	}()
-	restored := false
-	restore := func() string {
-		if restored {
-			return ""
-		}
-		restored = true
-		_ = syscall.Dup3(saved, 2, 0)
-		_ = syscall.Close(saved)
-		_ = w.Close()
-		<-done
-		_ = r.Close()
-		if buf.Len() > 0 {
-			// Whatever it was (a race report, say), it still reaches the
-			// real stderr.
-			_, _ = os.Stderr.Write(buf.Bytes())
-		}
-		return buf.String()
-	}
-	t.Cleanup(func() { restore() })
-	return restore
-}
 
 // hostEnv is the Environment a host gives a command plugin.
 type hostEnv struct{ ui shared.Ui }
@@ -244,7 +192,7 @@ func startAndPrepare(t *testing.T, p *plug) int {
 func killGrandchild(t *testing.T, p *plug) {
 	e := p.log.waitFor(t, time.Second, "with the grandchild's pid", msgIs("grandchild started"))
 	gc := int(e["grandchild"].(float64))
-	_ = syscall.Kill(gc, syscall.SIGKILL)
+	_ = killPid(gc)
 	if !waitGone(gc, 2*time.Second) {
 		t.Errorf("grandchild %d still running", gc)
 	}
@@ -262,7 +210,7 @@ func TestDefaultLoggerAtInfo(t *testing.T) {
 	}
 	c.Kill() // the plugin's output is all read once it is reaped
 	out := stderr()
-	for _, want := range []string{"info entry", "warn entry", "error entry", "[WARN] a plain warning", "stdout after the address", "host.test"} {
+	for _, want := range []string{"info entry", "warn entry", "error entry", "[WARN] a plain warning", "stdout after the address", testExeName} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the host's stderr lacks %q:\n%s", want, out)
 		}

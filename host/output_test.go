@@ -1,5 +1,3 @@
-//go:build unix
-
 package host_test
 
 import (
@@ -65,8 +63,8 @@ func TestPluginLogForwarded(t *testing.T) {
 				if e.level() != tc.level {
 					t.Errorf("%q logged at %q, want %q", tc.msg, e.level(), tc.level)
 				}
-				if m := e.str("@module"); m != "test.host.test" {
-					t.Errorf("%q logged under %q, want the plugin's name (test.host.test)", tc.msg, m)
+				if m, want := e.str("@module"), "test."+testExeName; m != want {
+					t.Errorf("%q logged under %q, want the plugin's name (%s)", tc.msg, m, want)
 				}
 				for k, v := range tc.fields {
 					if e.str(k) != v {

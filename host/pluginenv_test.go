@@ -1,5 +1,3 @@
-//go:build unix
-
 package host_test
 
 import (
@@ -123,7 +121,7 @@ func TestPluginBadEnvironment(t *testing.T) {
 		{"connect timeout negative", with("PLUGWIRE_CONNECT_TIMEOUT=-1s"), []string{"PLUGWIRE_CONNECT_TIMEOUT", `"-1s"`}},
 		{"lifeline on stdin (an older host)", with("PLUGWIRE_LIFELINE=stdin"), []string{"PLUGWIRE_LIFELINE", `"stdin"`}},
 		{"lifeline negative", with("PLUGWIRE_LIFELINE=-1"), []string{"PLUGWIRE_LIFELINE", `"-1"`}},
-		{"lifeline not open", with("PLUGWIRE_LIFELINE=77"), []string{"PLUGWIRE_LIFELINE=77", "not open"}},
+		{"lifeline not open", with("PLUGWIRE_LIFELINE=987652"), []string{"PLUGWIRE_LIFELINE=987652", "not open"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,10 +1,7 @@
-//go:build unix
-
 package host_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -183,23 +179,19 @@ func (p *plug) pid(t *testing.T) int {
 // a zombie left for someone to reap.
 func assertReaped(t *testing.T, pid int) {
 	t.Helper()
-	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("process %d still exists after Kill (kill(pid, 0): %v; state %q)", pid, err, procState(pid))
+	if processExists(pid) {
+		t.Errorf("process %d still exists after Kill (state %q)", pid, procState(pid))
 	}
 }
 
-// procState is the state letter of pid in /proc ("Z" for a zombie), or ""
-// where there is no /proc or no such process.
-func procState(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// killPid kills pid without asking (SIGKILL; TerminateProcess on Windows).
+func killPid(pid int) error {
+	p, err := os.FindProcess(pid)
 	if err != nil {
-		return ""
+		return err
 	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return ""
-	}
-	return string(b[i+2])
+	defer p.Release()
+	return p.Kill()
 }
 
 // within runs f and fails the test if it took longer than limit; if f
@@ -273,25 +265,6 @@ func lines(r io.Reader) <-chan string {
 		}
 	}()
 	return ch
-}
-
-// waitGone waits up to d for pid, a process that is not this process's
-// child (or a child nobody waits for), to exit: it is gone, or a zombie.
-func waitGone(pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		var ws syscall.WaitStatus
-		if wpid, _ := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); wpid == pid {
-			return true // our orphan (we are its subreaper), now reaped
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) || procState(pid) == "Z" {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond) // polling a real condition
-	}
 }
 
 // preparedBuilder dispenses c's builder and Prepares it with config,

@@ -37,8 +37,13 @@ func OpenLifeline(v string) (*os.File, error) {
 	if err != nil || h == 0 {
 		return nil, fmt.Errorf("%s=%s is not a handle number", EnvLifeline, Quote(v))
 	}
+	// Handle values ignore their low two bits, and a plugin holds many
+	// handles: only a pipe can be the lifeline.
+	if t, err := syscall.GetFileType(syscall.Handle(h)); err != nil || t != syscall.FILE_TYPE_PIPE {
+		return nil, fmt.Errorf("%s=%d: handle %d is not open, or not a pipe", EnvLifeline, h, h)
+	}
 	if err := syscall.SetHandleInformation(syscall.Handle(h), syscall.HANDLE_FLAG_INHERIT, 0); err != nil {
-		return nil, fmt.Errorf("%s=%d: handle %d is not open: %w", EnvLifeline, h, h, err)
+		return nil, fmt.Errorf("%s=%d: handle %d: %w", EnvLifeline, h, h, err)
 	}
 	return os.NewFile(uintptr(h), "lifeline"), nil
 }

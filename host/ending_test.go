@@ -1,5 +1,3 @@
-//go:build unix
-
 package host_test
 
 import (
@@ -7,17 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -41,7 +38,7 @@ func teardown(marker string, why error) {
 // spawnSleep starts a `sleep 300` the plugin does not wait for, says its
 // pid, and ignores ctx: only a forced kill of the tree ends both.
 func spawnSleep(ui shared.Ui) error {
-	cmd := exec.Command("sleep", "300")
+	cmd := helperCmd("sleep") // a child that sleeps, as `sleep 300` would
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -79,7 +76,7 @@ func runInFlight(t *testing.T, ctx context.Context, b shared.Builder) (string, <
 func TestKillLetsRunCleanUp(t *testing.T) {
 	t.Parallel()
 	const grace = 3 * time.Second
-	marker := filepath.Join(t.TempDir(), "torn-down")
+	marker := filepath.Join(testutil.TempDir(t), "torn-down")
 	p := newPlug(t, &host.Config{KillGrace: grace}, "serve")
 	b := preparedBuilder(t, p, map[string]any{"run": "cleanup", "marker": marker})
 	_, errc := runInFlight(t, context.Background(), b)
@@ -117,7 +114,7 @@ func TestKillEndsTree(t *testing.T) {
 		env    string
 		status string
 	}{
-		{"forced", 300 * time.Millisecond, envStubborn + "=1", "killed by the host (Client.Kill): it did not quit within Config.KillGrace (300ms); signal: killed"},
+		{"forced", 300 * time.Millisecond, envStubborn + "=1", "killed by the host (Client.Kill): it did not quit within Config.KillGrace (300ms); " + killedStatus},
 		{"plugin gave up", 5 * time.Second, envPluginGrace + "=200ms", "killed by the host (Client.Kill); exit status 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,7 +132,7 @@ func killTree(t *testing.T, grace time.Duration, env, status string) {
 	if _, err := fmt.Sscan(said, &sleepPid); err != nil || sleepPid <= 0 {
 		t.Fatalf("the plugin said %q, want the pid of its sleep", said)
 	}
-	t.Cleanup(func() { _ = syscall.Kill(sleepPid, syscall.SIGKILL) })
+	t.Cleanup(func() { _ = killPid(sleepPid) })
 	pid := p.pid(t)
 	within(t, grace+time.Second, "Kill", p.Kill)
 	if !waitGone(sleepPid, time.Second) {
@@ -148,27 +145,6 @@ func killTree(t *testing.T, grace time.Duration, env, status string) {
 		t.Fatal("Run still in flight after Kill returned")
 	}
 	assertReaped(t, pid)
-}
-
-// The plugin leads a process group of its own (so that a forced kill can
-// end the group), unless the host's SysProcAttr says otherwise.
-func TestPluginOwnProcessGroup(t *testing.T) {
-	t.Parallel()
-	p := newPlug(t, nil, "serve")
-	if _, err := p.Builder(); err != nil {
-		t.Fatal(err)
-	}
-	pid := p.pid(t)
-	pgid, err := syscall.Getpgid(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pgid != pid {
-		t.Errorf("plugin %d is in process group %d, want its own", pid, pgid)
-	}
-	if own := syscall.Getpgrp(); pgid == own {
-		t.Errorf("plugin shares the host's process group %d", own)
-	}
 }
 
 // The deadline of the caller's ctx crosses: the plugin's ctx has the same

@@ -95,13 +95,17 @@ func startDebugPlugin(t *testing.T) *debugPlugin {
 	if err != nil {
 		t.Fatalf("the printed line %q does not parse: %v", p.line, err)
 	}
-	e, ok := entries[filepath.Base(os.Args[0])]
+	e, ok := entries[exeName]
 	if !ok || len(entries) != 1 {
-		t.Fatalf("the printed line %q has no single entry for %q", p.line, filepath.Base(os.Args[0]))
+		t.Fatalf("the printed line %q has no single entry for %q", p.line, exeName)
 	}
 	p.entry = host.Reattach(e)
 	return p
 }
+
+// exeName is this test binary's name as debug mode and reattach use it:
+// without .exe on Windows.
+var exeName = strings.TrimSuffix(filepath.Base(os.Args[0]), ".exe")
 
 // interrupt does what Ctrl-C does to a plugin run by hand. On Windows,
 // where a process cannot be sent Ctrl-C without sharing a console with it,
@@ -161,7 +165,7 @@ func TestDebugModeServesHostsInTurn(t *testing.T) {
 	p := startDebugPlugin(t)
 	pid := p.cmd.Process.Pid
 	re := regexp.MustCompile(fmt.Sprintf(`^PLUGWIRE_REATTACH='\{"%s":\{"addr":"127\.0\.0\.1:\d+","secret":"[0-9a-f]{64}","pid":%d\}\}'$`,
-		regexp.QuoteMeta(filepath.Base(os.Args[0])), pid))
+		regexp.QuoteMeta(exeName), pid))
 	if !re.MatchString(p.line) {
 		t.Fatalf("printed %q, want a line matching %s", p.line, re)
 	}

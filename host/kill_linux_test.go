@@ -1,5 +1,8 @@
 package host_test
 
+// Linux only: freezing a process takes SIGSTOP (none on Windows), and the
+// test sees the connection clogged through /proc/net/tcp (none on macOS).
+
 import (
 	"bufio"
 	"errors"

@@ -56,8 +56,18 @@ func (t *procTree) kill() {
 	_ = t.cmd.Process.Kill()
 }
 
-// awaitExit does nothing on Windows: the job outlives the plugin.
-func (t *procTree) awaitExit() {}
+// awaitExit waits for the plugin to exit, without reaping it (the
+// process handle Go holds keeps its pid from being reused), so that wait
+// sees whether the host ended it before it terminates what is left in the
+// job.
+func (t *procTree) awaitExit() {
+	h, err := windows.OpenProcess(windows.SYNCHRONIZE, false, uint32(t.cmd.Process.Pid))
+	if err != nil {
+		return
+	}
+	defer windows.CloseHandle(h)
+	_, _ = windows.WaitForSingleObject(h, windows.INFINITE)
+}
 
 // endGroup terminates what is left in the plugin's job once the plugin has
 // exited, when the host ended it: a plugin that gave up on a method

@@ -4,6 +4,7 @@ package host
 
 import (
 	"os/exec"
+	"sync"
 
 	"golang.org/x/sys/windows"
 )
@@ -20,7 +21,10 @@ import (
 // is killed.
 type procTree struct {
 	cmd *exec.Cmd
-	job windows.Handle // 0 when the job could not be made
+	// mu guards job: Kill terminates it while the goroutine that reaps
+	// the plugin may be closing it.
+	mu  sync.Mutex
+	job windows.Handle // 0 when the job could not be made, or once released
 }
 
 // prepareTree does nothing on Windows: the job is made once the plugin
@@ -50,10 +54,17 @@ func newTree(cmd *exec.Cmd) *procTree {
 
 // kill terminates the job, and the plugin in any case.
 func (t *procTree) kill() {
+	t.terminateJob()
+	_ = t.cmd.Process.Kill()
+}
+
+// terminateJob terminates every process in the job, if there is one.
+func (t *procTree) terminateJob() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.job != 0 {
 		_ = windows.TerminateJobObject(t.job, 1)
 	}
-	_ = t.cmd.Process.Kill()
 }
 
 // awaitExit waits for the plugin to exit, without reaping it (the
@@ -72,16 +83,14 @@ func (t *procTree) awaitExit() {
 // endGroup terminates what is left in the plugin's job once the plugin has
 // exited, when the host ended it: a plugin that gave up on a method
 // ignoring its ctx exits on its own and would leave its children behind.
-func (t *procTree) endGroup() {
-	if t.job != 0 {
-		_ = windows.TerminateJobObject(t.job, 1)
-	}
-}
+func (t *procTree) endGroup() { t.terminateJob() }
 
 // release closes the job's handle once the plugin is reaped. The job is
 // not KILL_ON_JOB_CLOSE: what a plugin that quit on its own left running
 // is left running, as on Unix.
 func (t *procTree) release() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.job != 0 {
 		_ = windows.CloseHandle(t.job)
 		t.job = 0

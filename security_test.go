@@ -479,7 +479,7 @@ func TestSecretStaysSecret(t *testing.T) {
 // nothing but its preamble before the plugin has proven the secret.
 func TestImpostorGetsNothingFromStart(t *testing.T) {
 	t.Parallel()
-	record := filepath.Join(t.TempDir(), "received")
+	record := filepath.Join(testutil.TempDir(t), "received")
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(pluginEnv("impostor"), envRecord+"="+record)
 	c := host.NewClient(&host.Config{Cmd: cmd, Logger: hclog.NewNullLogger()})

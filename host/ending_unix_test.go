@@ -3,7 +3,7 @@
 package host_test
 
 // Process groups and signals: Unix only. Windows has neither; there the
-// plugin's tree is a job object (TestKillForcedEndsTree), and Ctrl-C is a
+// plugin's tree is a job object (TestKillEndsTree), and Ctrl-C is a
 // console event, not a signal a test can send one process.
 
 import (

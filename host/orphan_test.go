@@ -118,10 +118,12 @@ func hostAt(t *testing.T, moment string, env ...string) (pid int, sigkill func()
 		}
 	}()
 	return pid, func() time.Time {
+		// Timed before the kill: the plugin may see its host's death
+		// before Kill returns here (Windows, a loaded machine).
+		killed := time.Now()
 		if err := hostCmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		killed := time.Now()
 		<-hostDone
 		return killed
 	}

@@ -16,7 +16,8 @@ import (
 )
 
 // ErrChecksum is wrapped by the error of a binary whose SHA-256 is not the
-// one it must have: Config.SHA256, or its FILE_SHA256SUM sidecar file.
+// one it must have: Config.SHA256, or its FILE_SHA256SUM sidecar file; and
+// by the error for a sidecar that holds no SHA-256.
 var ErrChecksum = errors.New("checksum mismatch")
 
 // ErrNoChecksum is wrapped by the error for a binary without a sidecar
@@ -56,11 +57,11 @@ func checkSidecar(path string, required bool) (*verified, string, error) {
 	}
 	fields := strings.Fields(string(b))
 	if len(fields) == 0 {
-		return nil, "", fmt.Errorf("host: checksum file %s is empty", side)
+		return nil, "", reasonErr{fmt.Sprintf("host: checksum file %s is empty", side), ErrChecksum}
 	}
 	want, err := parseSHA256(fields[0])
 	if err != nil {
-		return nil, "", fmt.Errorf("host: checksum file %s: %w", side, err)
+		return nil, "", reasonErr{fmt.Sprintf("host: checksum file %s: %v", side, err), ErrChecksum}
 	}
 	v, err := checkSHA256(path, want)
 	if err != nil {

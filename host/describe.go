@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,7 +35,7 @@ const (
 // Description is what a plugin binary reports when run as
 // "BINARY describe": see plugwire.Set.
 type Description struct {
-	Path       string
+	Path       string              // the binary Describe ran
 	Version    string              // "" when the plugin set none
 	Protocol   int                 // plugwire's wire protocol version it speaks
 	Components map[string][]string // kind -> names, sorted; "" for one dispensed as its kind alone
@@ -48,8 +49,24 @@ type Description struct {
 // stdout or 64 KiB on stderr. It runs without plugwire's environment
 // variables, with no standard input, in a process group of its own (a job
 // object on Windows) that is killed as soon as the binary exits or its run
-// ends, so that nothing it started is left behind. Errors name the binary
-// and say what it did.
+// ends, so that nothing it started is left behind. As soon as its stdout
+// cannot be the start of a JSON description (prose, or JSON followed by
+// more) the binary is killed rather than waited for. Errors name the
+// binary and say what it did; for errors.Is they wrap:
+//   - ErrNotPlugin: the binary ran but did not describe itself as a
+//     plugwire plugin does: nothing or something else on stdout, too much
+//     output, a malformed description, no answer in time, or an exit
+//     with an error status or a signal;
+//   - ErrProcessExited as well, for that exit (the text gives the status
+//     and the last line of stderr);
+//   - ErrChecksum: the sidecar checksum does not match, or the sidecar
+//     holds no SHA-256;
+//   - ctx's error when ctx ended first;
+//   - the error of starting it otherwise (fs.ErrNotExist,
+//     fs.ErrPermission, ...).
+//
+// A description of another wire protocol version is not an error here:
+// compare Description.Protocol (Discover skips it with ErrVersionMismatch).
 func Describe(ctx context.Context, path string) (*Description, error) {
 	d, _, err := describe(ctx, path, DefaultDescribeTimeout, false)
 	return d, err
@@ -69,11 +86,11 @@ func describe(ctx context.Context, path string, timeout time.Duration, requireSu
 	}
 	cd, err := component.Parse(out)
 	if err != nil {
-		return nil, nil, fmt.Errorf("host: %s describe: %w", path, err)
+		return nil, nil, notPlugin(path, err.Error())
 	}
 	if cd.Version != "" {
 		if _, err := version.NewSemver(cd.Version); err != nil {
-			return nil, nil, fmt.Errorf("host: %s describe: version %s is not a semantic version", path, wire.Quote(cd.Version))
+			return nil, nil, notPlugin(path, "version "+wire.Quote(cd.Version)+" is not a semantic version")
 		}
 	}
 	var ss *sidecarSum
@@ -81,6 +98,22 @@ func describe(ctx context.Context, path string, timeout time.Duration, requireSu
 		ss = &sidecarSum{hex: sum, verified: v}
 	}
 	return &Description{Path: path, Version: cd.Version, Protocol: cd.Protocol, Components: cd.Components}, ss, nil
+}
+
+// describeError is a failed describe: its text, and the sentinels it
+// wraps without spelling them out.
+type describeError struct {
+	msg  string
+	errs []error
+}
+
+func (e *describeError) Error() string   { return e.msg }
+func (e *describeError) Unwrap() []error { return e.errs }
+
+// notPlugin is the error of a binary at path that did not describe itself
+// as a plugwire plugin does, saying what it did instead.
+func notPlugin(path, what string, also ...error) error {
+	return &describeError{msg: "host: " + path + " describe: " + what, errs: append([]error{ErrNotPlugin}, also...)}
 }
 
 // errDescribeTimeout is the cause of a describe that ran out of its time.
@@ -145,9 +178,10 @@ func runDescribeOnce(ctx context.Context, path string, timeout time.Duration) ([
 	}
 	tree := newTree(cmd)
 	defer tree.release()
-	over := make(chan struct{}, 2) // an output went past its bound
+	over := make(chan struct{}, 3) // an output went past its bound, or stdout is junk
 	stdout.over = func() { over <- struct{}{} }
 	stderr.over = stdout.over
+	stdout.check = notDescription
 	var readers sync.WaitGroup
 	for _, rb := range []struct {
 		r *os.File
@@ -184,19 +218,23 @@ func runDescribeOnce(ctx context.Context, path string, timeout time.Duration) ([
 	var ee *exec.ExitError
 	switch {
 	case stdout.overflowed():
-		return nil, fmt.Errorf("host: %s describe: wrote more than %d bytes on stdout; not a plugwire plugin?", path, maxDescribeStdout)
+		return nil, notPlugin(path, fmt.Sprintf("wrote more than %d bytes on stdout; not a plugwire plugin?", maxDescribeStdout))
 	case stderr.overflowed():
-		return nil, fmt.Errorf("host: %s describe: wrote more than %d bytes on stderr; not a plugwire plugin?", path, maxDescribeStderr)
+		return nil, notPlugin(path, fmt.Sprintf("wrote more than %d bytes on stderr; not a plugwire plugin?", maxDescribeStderr))
+	case stdout.junk != nil:
+		// Killed for it: the description's parser says what is wrong
+		// and quotes the output.
+		return nil, notPlugin(path, stdout.junk.Error())
 	case err == nil && len(bytes.TrimSpace(stdout.Bytes())) == 0:
-		return nil, fmt.Errorf("host: %s describe: printed nothing on stdout%s; not a plugwire plugin?", path, stderrTail(stderr.Bytes()))
+		return nil, notPlugin(path, "printed nothing on stdout"+stderrTail(stderr.Bytes())+"; not a plugwire plugin?")
 	case err == nil:
 		return stdout.Bytes(), nil
 	case context.Cause(ctx) == errDescribeTimeout:
-		return nil, fmt.Errorf("host: %s describe: no answer within %v; not a plugwire plugin?", path, timeout)
+		return nil, notPlugin(path, fmt.Sprintf("no answer within %v%s%s; not a plugwire plugin?", timeout, stdoutSoFar(stdout.Bytes()), stderrTail(stderr.Bytes())))
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("host: %s describe: %w", path, ctx.Err())
 	case errors.As(err, &ee):
-		return nil, fmt.Errorf("host: %s describe: %v%s; not a plugwire plugin set?", path, ee.ProcessState, stderrTail(stderr.Bytes()))
+		return nil, notPlugin(path, fmt.Sprintf("%v%s; not a plugwire plugin set?", ee.ProcessState, stderrTail(stderr.Bytes())), ErrProcessExited)
 	default:
 		return nil, fmt.Errorf("host: %s describe: %w", path, err)
 	}
@@ -230,14 +268,53 @@ func stderrTail(b []byte) string {
 	return "; stderr: " + strconv.Quote(last)
 }
 
+// stdoutSoFar is "; stdout: TEXT" with the start of what b holds, quoted,
+// or "".
+func stdoutSoFar(b []byte) string {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return ""
+	}
+	return "; stdout: " + wire.Quote(string(b))
+}
+
+// notDescription returns why out, the stdout of describe so far, can no
+// longer become a description, or nil while it can: it is white space,
+// or the start of one JSON object. A JSON value followed by more than
+// white space, or anything that is not JSON, is decided on at once.
+func notDescription(out []byte) error {
+	trimmed := bytes.TrimLeft(out, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil
+	}
+	if trimmed[0] != '{' {
+		_, err := component.Parse(out)
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	var v json.RawMessage
+	err := dec.Decode(&v)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil // not finished yet
+	}
+	if err != nil || len(bytes.TrimSpace(out[dec.InputOffset():])) > 0 {
+		_, err := component.Parse(out)
+		return err
+	}
+	return nil
+}
+
 // cappedBuffer keeps what is written up to max bytes; past that it calls
-// over and fails the write.
+// over and fails the write. When check is set it is given what the buffer
+// holds after each write; its first error is kept in junk and reported
+// through over too.
 type cappedBuffer struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	max  int
-	over func()
-	full bool
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	max   int
+	over  func()
+	full  bool
+	check func([]byte) error
+	junk  error
 }
 
 func (b *cappedBuffer) Write(p []byte) (int, error) {
@@ -250,7 +327,13 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 		}
 		return 0, errors.New("output limit reached")
 	}
-	return b.buf.Write(p)
+	n, err := b.buf.Write(p)
+	if b.check != nil && b.junk == nil {
+		if b.junk = b.check(b.buf.Bytes()); b.junk != nil {
+			b.over()
+		}
+	}
+	return n, err
 }
 
 func (b *cappedBuffer) Bytes() []byte {

@@ -100,7 +100,7 @@ func (o DiscoverOptions) Discover(ctx context.Context, prefix string, dirs ...st
 	for i := range cands {
 		c := &cands[i]
 		if c.err != nil {
-			cat.skipped = append(cat.skipped, Skipped{Path: c.path, Reason: c.err.Error()})
+			cat.skipped = append(cat.skipped, skip(c.path, c.err))
 			continue
 		}
 		cat.add(c.components(i))
@@ -132,11 +132,10 @@ func findCandidates(goos, prefix string, dirs []string) ([]candidate, []Skipped)
 	for _, dir := range dirs {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
-			reason := err.Error()
 			if errors.Is(err, fs.ErrNotExist) {
-				reason = "no such directory"
+				err = reasonErr{"no such directory", err}
 			}
-			skipped = append(skipped, Skipped{Path: dir, Reason: reason})
+			skipped = append(skipped, skip(dir, err))
 			continue
 		}
 		for _, e := range entries {
@@ -156,8 +155,8 @@ func findCandidates(goos, prefix string, dirs []string) ([]candidate, []Skipped)
 				c.fileVer = c.plugin[m[2]:m[3]]
 				c.plugin = c.plugin[:m[0]]
 			}
-			if reason := checkCandidate(goos, path, c.plugin); reason != "" {
-				skipped = append(skipped, Skipped{Path: path, Reason: reason})
+			if err := checkCandidate(goos, path, c.plugin); err != nil {
+				skipped = append(skipped, skip(path, err))
 				continue
 			}
 			cands = append(cands, c)
@@ -184,25 +183,35 @@ func binaryBase(goos, name string) (string, bool) {
 }
 
 // checkCandidate returns why the file at path cannot be the plugin named
-// plugin, or "".
-func checkCandidate(goos, path, plugin string) string {
+// plugin, or nil.
+func checkCandidate(goos, path, plugin string) error {
 	if plugin == "" {
-		return "no plugin name after the prefix"
+		return reasonErr{"no plugin name after the prefix", ErrBadName}
 	}
 	if err := component.CheckName(plugin); err != nil {
-		return "plugin " + err.Error()
+		return reasonErr{"plugin " + err.Error(), ErrBadName}
 	}
 	fi, err := os.Stat(path)
 	switch {
 	case err != nil:
-		return err.Error()
+		return err
 	case !fi.Mode().IsRegular():
-		return "not a regular file"
+		return reasonErr{"not a regular file", nil}
 	case goos != "windows" && fi.Mode().Perm()&0o111 == 0:
-		return "not executable"
+		return reasonErr{"not executable", fs.ErrPermission}
 	}
-	return ""
+	return nil
 }
+
+// reasonErr is a skip reason whose text is not its cause's: the cause is
+// there for errors.Is.
+type reasonErr struct {
+	reason string
+	cause  error
+}
+
+func (e reasonErr) Error() string { return e.reason }
+func (e reasonErr) Unwrap() error { return e.cause }
 
 // describe describes the candidate and checks what it says against its
 // name and this host.
@@ -214,14 +223,14 @@ func (c *candidate) describe(ctx context.Context, timeout time.Duration, require
 	}
 	c.desc, c.sum = d, sum
 	if d.Protocol != int(wire.ProtocolVersion) {
-		c.err = fmt.Errorf("host: %s speaks plugwire protocol %d, this host %d", c.path, d.Protocol, wire.ProtocolVersion)
+		c.err = reasonErr{fmt.Sprintf("host: %s speaks plugwire protocol %d, this host %d", c.path, d.Protocol, wire.ProtocolVersion), ErrVersionMismatch}
 		return
 	}
 	if c.fileVer != "" {
 		fv, _ := version.NewSemver(c.fileVer)
 		dv, err := version.NewSemver(d.Version)
 		if err != nil || !fv.Equal(dv) {
-			c.err = fmt.Errorf("host: %s is named version %s but describes version %s", c.path, c.fileVer, wire.Quote(d.Version))
+			c.err = reasonErr{fmt.Sprintf("host: %s is named version %s but describes version %s", c.path, c.fileVer, wire.Quote(d.Version)), ErrBadName}
 		}
 	}
 }
@@ -260,6 +269,37 @@ func (c *candidate) components(order int) []listing {
 
 // Skipped is a file or directory Discover did not take, and why.
 type Skipped struct {
-	Path   string
+	// Path is the file or directory, as Discover found it (directory
+	// joined with the file's name).
+	Path string
+
+	// Reason says why, for a log line; it does not repeat Path.
 	Reason string
+
+	// Err is the cause, for errors.Is and errors.As: it wraps
+	// ErrChecksum or ErrNoChecksum (checksum), ErrNotPlugin (the binary
+	// did not describe itself as a plugwire plugin does),
+	// ErrProcessExited as well (it exited with an error status or a
+	// signal before answering), ErrVersionMismatch (another wire
+	// protocol), ErrBadName (its file name is no plugin name, or names
+	// another version than it describes), fs.ErrNotExist or
+	// fs.ErrPermission (a missing directory, a file that is not
+	// executable), or the error of reading a directory or starting the
+	// binary.
+	Err error
+}
+
+// ErrBadName is wrapped by the Skipped.Err of a file whose name has no
+// valid plugin name after the prefix, or whose "_vX.Y.Z" is not the
+// version the binary describes.
+var ErrBadName = errors.New("file name is not the plugin's")
+
+// skip is the Skipped for path failing with err; its Reason drops the
+// "host: PATH" that begins the library's errors.
+func skip(path string, err error) Skipped {
+	r := err.Error()
+	if rest, ok := strings.CutPrefix(r, "host: "+path); ok {
+		r = strings.TrimPrefix(strings.TrimPrefix(rest, ":"), " ")
+	}
+	return Skipped{Path: path, Reason: r, Err: err}
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,30 +119,35 @@ func TestDescribeJunk(t *testing.T) {
 		path    string
 		timeout time.Duration
 		want    []string
+		is      []error // what the error wraps
 	}{
-		{"true", "/bin/true", 0, []string{"printed nothing on stdout"}},
-		{"fails", script("fails", "echo 'cannot open display' >&2; exit 3"), 0, []string{"exit status 3", `stderr: "cannot open display"`}},
-		{"prose", script("prose", "echo 'usage: prose [options]'"), 0, []string{"not a JSON description", "usage: prose"}},
-		{"json then junk", script("jsonjunk", `echo '{"version":"","protocol":1,"components":{"builder":[""]}} and more'`), 0, []string{"goes on after the JSON description", "and more"}},
-		{"two objects", script("twice", `echo '{"protocol":1,"components":{"builder":[""]}}'; echo '{}'`), 0, []string{"goes on after"}},
-		{"no protocol", script("noproto", `echo '{"version":"1.0.0","components":{"builder":[""]}}'`), 0, []string{"no protocol version"}},
-		{"no components", script("nocomps", `echo '{"version":"1.0.0","protocol":1,"components":{}}'`), 0, []string{"lists no components"}},
-		{"bad kind", script("badkind", `echo '{"protocol":1,"components":{"Build er":["a"]}}'`), 0, []string{`kind "Build er" is not valid`}},
-		{"bad name", script("badname", `echo '{"protocol":1,"components":{"builder":["../x"]}}'`), 0, []string{`name "../x" is not valid`}},
-		{"name twice", script("twicename", `echo '{"protocol":1,"components":{"builder":["a","a"]}}'`), 0, []string{`builder "a" is listed twice`}},
-		{"bad version", script("badver", `echo '{"version":"latest","protocol":1,"components":{"builder":["a"]}}'`), 0, []string{`version "latest" is not a semantic version`}},
-		{"flood stdout", script("floodout", "echo $$ > "+shellQuote(pidFile("floodout"))+"; yes plugwire"), 0, []string{"more than 1048576 bytes on stdout"}},
-		{"flood stderr", script("flooderr", "echo $$ > "+shellQuote(pidFile("flooderr"))+"; yes plugwire >&2"), 0, []string{"more than 65536 bytes on stderr"}},
-		{"hang", writeScript(t, t.TempDir(), "plug-hang", "sleep 600 & echo $! > "+shellQuote(pidFile("plug-hang"))+"; echo $$ >> "+shellQuote(pidFile("plug-hang"))+"; wait"), time.Second, []string{"no answer within 1s"}},
-		{"plugwire.Serve without a set", writeScript(t, dir, "serve", envHelper+"=bare GORACE=atexit_sleep_ms=0 exec "+shellQuote(testExe)), 0, []string{"exit status 1", "not by hand"}},
-		{"missing", filepath.Join(dir, "missing"), 0, []string{"no such file"}},
+		{"true", "/bin/true", 0, []string{"printed nothing on stdout"}, []error{host.ErrNotPlugin}},
+		{"fails", script("fails", "echo 'cannot open display' >&2; exit 3"), 0, []string{"exit status 3", `stderr: "cannot open display"`}, []error{host.ErrNotPlugin, host.ErrProcessExited}},
+		{"prose", script("prose", "echo 'usage: prose [options]'"), 0, []string{"not a JSON description", "usage: prose"}, []error{host.ErrNotPlugin}},
+		// Not waited for: killed as soon as the output cannot be a description.
+		{"prose and lingers", script("proselinger", "echo $$ > "+shellQuote(pidFile("proselinger"))+"; echo 'hello I am junk'; exec sleep 600"), 0, []string{"not a JSON description", "hello I am junk"}, []error{host.ErrNotPlugin}},
+		{"json, junk, lingers", script("jsonlinger", "echo $$ > "+shellQuote(pidFile("jsonlinger"))+`; echo '{"protocol":1,"components":{"builder":[""]}}'; echo junk; exec sleep 600`), 0, []string{"goes on after the JSON description", "junk"}, []error{host.ErrNotPlugin}},
+		{"json then junk", script("jsonjunk", `echo '{"version":"","protocol":1,"components":{"builder":[""]}} and more'`), 0, []string{"goes on after the JSON description", "and more"}, []error{host.ErrNotPlugin}},
+		{"two objects", script("twice", `echo '{"protocol":1,"components":{"builder":[""]}}'; echo '{}'`), 0, []string{"goes on after"}, []error{host.ErrNotPlugin}},
+		{"no protocol", script("noproto", `echo '{"version":"1.0.0","components":{"builder":[""]}}'`), 0, []string{"no protocol version"}, []error{host.ErrNotPlugin}},
+		{"no components", script("nocomps", `echo '{"version":"1.0.0","protocol":1,"components":{}}'`), 0, []string{"lists no components"}, []error{host.ErrNotPlugin}},
+		{"bad kind", script("badkind", `echo '{"protocol":1,"components":{"Build er":["a"]}}'`), 0, []string{`kind "Build er" is not valid`}, []error{host.ErrNotPlugin}},
+		{"bad name", script("badname", `echo '{"protocol":1,"components":{"builder":["../x"]}}'`), 0, []string{`name "../x" is not valid`}, []error{host.ErrNotPlugin}},
+		{"name twice", script("twicename", `echo '{"protocol":1,"components":{"builder":["a","a"]}}'`), 0, []string{`builder "a" is listed twice`}, []error{host.ErrNotPlugin}},
+		{"bad version", script("badver", `echo '{"version":"latest","protocol":1,"components":{"builder":["a"]}}'`), 0, []string{`version "latest" is not a semantic version`}, []error{host.ErrNotPlugin}},
+		// White space can still become a description: only the bound ends it.
+		{"flood stdout", script("floodout", "echo $$ > "+shellQuote(pidFile("floodout"))+"; yes ' '"), 0, []string{"more than 1048576 bytes on stdout"}, []error{host.ErrNotPlugin}},
+		{"flood stderr", script("flooderr", "echo $$ > "+shellQuote(pidFile("flooderr"))+"; yes plugwire >&2"), 0, []string{"more than 65536 bytes on stderr"}, []error{host.ErrNotPlugin}},
+		{"hang", writeScript(t, t.TempDir(), "plug-hang", "printf '{\\n'; sleep 600 & echo $! > "+shellQuote(pidFile("plug-hang"))+"; echo $$ >> "+shellQuote(pidFile("plug-hang"))+"; wait"), time.Second, []string{"no answer within 1s", `stdout: "{\n"`}, []error{host.ErrNotPlugin}},
+		{"plugwire.Serve without a set", writeScript(t, dir, "serve", envHelper+"=bare GORACE=atexit_sleep_ms=0 exec "+shellQuote(testExe)), 0, []string{"exit status 1", "not by hand"}, []error{host.ErrNotPlugin, host.ErrProcessExited}},
+		{"missing", filepath.Join(dir, "missing"), 0, []string{"no such file"}, []error{fs.ErrNotExist}},
 		{"not executable", func() string {
 			p := filepath.Join(dir, "noexec")
 			if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			return p
-		}(), 0, []string{"permission denied"}},
+		}(), 0, []string{"permission denied"}, []error{fs.ErrPermission}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -157,7 +163,14 @@ func TestDescribeJunk(t *testing.T) {
 					if derr != nil || len(cat.Skipped()) != 1 {
 						t.Fatalf("Discover: %v, %v", cat, derr)
 					}
-					err = errors.New(cat.Skipped()[0].Reason)
+					s := cat.Skipped()[0]
+					if s.Path != tc.path || s.Err == nil || s.Reason != s.Err.Error() && !strings.HasSuffix(s.Err.Error(), s.Reason) {
+						t.Errorf("Skipped %+v: want the path, an Err and a Reason its text ends with", s)
+					}
+					if strings.Contains(s.Reason, tc.path) {
+						t.Errorf("Skipped.Reason %q repeats the path", s.Reason)
+					}
+					err = s.Err
 					return
 				}
 				_, err = host.Describe(context.Background(), tc.path)
@@ -170,6 +183,11 @@ func TestDescribeJunk(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
+			for _, w := range tc.is {
+				if !errors.Is(err, w) {
+					t.Errorf("error %q does not wrap %v", err, w)
+				}
+			}
 			if b, rerr := os.ReadFile(pidFile(filepath.Base(tc.path))); rerr == nil {
 				for _, f := range strings.Fields(string(b)) {
 					pid, _ := strconv.Atoi(f)
@@ -179,6 +197,20 @@ func TestDescribeJunk(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A description written in pieces, over several lines, is waited for:
+// only output that can no longer be one ends the run early.
+func TestDescribeInPieces(t *testing.T) {
+	t.Parallel()
+	path := writeScript(t, t.TempDir(), "pieces", `printf '  {\n  "protocol": 1,\n'; sleep 0.2; printf '  "components": {"builder": ["a"]}\n}\n'`)
+	d, err := host.Describe(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Describe: %v", err)
+	}
+	if d.Protocol != 1 || !reflect.DeepEqual(d.Components, map[string][]string{"builder": {"a"}}) {
+		t.Errorf("Describe = %+v", d)
 	}
 }
 
@@ -280,15 +312,19 @@ func TestDiscover(t *testing.T) {
 		t.Errorf("Lookup(solo) = %v, %v; want the versioned one in %s", c, err, d2)
 	}
 
-	wantSkipped := map[string]string{
-		filepath.Join(d1, "plug-liar_v2.0.0"):  "is named version 2.0.0 but describes version \"1.0.0\"",
-		filepath.Join(d1, "plug-nover_v2.0.0"): "is named version 2.0.0 but describes version \"\"",
-		filepath.Join(d1, "plug-"):             "no plugin name after the prefix",
-		filepath.Join(d1, "plug-true"):         "printed nothing on stdout",
-		filepath.Join(d1, "plug-future"):       "speaks plugwire protocol 99, this host ",
-		filepath.Join(d1, "plug-noexec"):       "not executable",
-		filepath.Join(d1, "plug-dir"):          "not a regular file",
-		missing:                                "no such directory",
+	type why struct {
+		reason string
+		is     error // what Err wraps
+	}
+	wantSkipped := map[string]why{
+		filepath.Join(d1, "plug-liar_v2.0.0"):  {"is named version 2.0.0 but describes version \"1.0.0\"", host.ErrBadName},
+		filepath.Join(d1, "plug-nover_v2.0.0"): {"is named version 2.0.0 but describes version \"\"", host.ErrBadName},
+		filepath.Join(d1, "plug-"):             {"no plugin name after the prefix", host.ErrBadName},
+		filepath.Join(d1, "plug-true"):         {"describe: printed nothing on stdout", host.ErrNotPlugin},
+		filepath.Join(d1, "plug-future"):       {"speaks plugwire protocol 99, this host ", host.ErrVersionMismatch},
+		filepath.Join(d1, "plug-noexec"):       {"not executable", fs.ErrPermission},
+		filepath.Join(d1, "plug-dir"):          {"not a regular file", nil},
+		missing:                                {"no such directory", fs.ErrNotExist},
 	}
 	for _, s := range cat.Skipped() {
 		want, ok := wantSkipped[s.Path]
@@ -297,12 +333,15 @@ func TestDiscover(t *testing.T) {
 			continue
 		}
 		delete(wantSkipped, s.Path)
-		if !strings.Contains(s.Reason, want) {
-			t.Errorf("skipped %s for %q, want a reason containing %q", s.Path, s.Reason, want)
+		if !strings.HasPrefix(s.Reason, want.reason) {
+			t.Errorf("skipped %s for %q, want a reason starting %q (not repeating the path)", s.Path, s.Reason, want.reason)
+		}
+		if s.Err == nil || want.is != nil && !errors.Is(s.Err, want.is) {
+			t.Errorf("skipped %s with Err %v, want one wrapping %v", s.Path, s.Err, want.is)
 		}
 	}
 	for p, r := range wantSkipped {
-		t.Errorf("%s was not skipped (want %q)", p, r)
+		t.Errorf("%s was not skipped (want %q)", p, r.reason)
 	}
 
 	for _, tc := range []struct {
@@ -383,6 +422,13 @@ func TestDiscoverChecksum(t *testing.T) {
 		reasons := map[string]string{}
 		for _, s := range cat.Skipped() {
 			reasons[filepath.Base(s.Path)] = s.Reason
+			want := host.ErrChecksum
+			if filepath.Base(s.Path) == "plug-nosum" {
+				want = host.ErrNoChecksum
+			}
+			if !errors.Is(s.Err, want) {
+				t.Errorf("require=%v: %s skipped with Err %v, want one wrapping %v", require, s.Path, s.Err, want)
+			}
 		}
 		wantReasons := map[string]string{
 			"plug-bad":     "checksum mismatch: its SHA-256 is " + sha256Hex(t, bad) + ", want abab",

@@ -631,3 +631,39 @@ func TestDiscoverContext(t *testing.T) {
 		t.Errorf("Discover = %v, want context.DeadlineExceeded", err)
 	}
 }
+
+// Dispensing what a plugin does not serve wraps ErrNoComponent and says
+// how to list what its binary serves (without running it again);
+// Builder() says how a set's components are dispensed.
+func TestDispenseNoComponent(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := writeSet(t, dir, "plug-set", "1.0.0", "builder/a,builder/b,command/c")
+	c := host.NewClient(&host.Config{Cmd: exec.Command(path)})
+	defer c.Kill()
+	serves := strconv.Quote(path+" describe") + " lists what it serves)"
+	for _, tc := range []struct {
+		name     string
+		dispense func() error
+		want     []string
+	}{
+		{"Builder", func() error { _, err := c.Builder(); return err }, []string{`dispensing "builder" from plug-set`, `dispensed as "builder/NAME"`, serves}},
+		{"Command", func() error { _, err := c.Command(); return err }, []string{`dispensing "command" from plug-set`, `dispensed as "command/NAME"`, serves}},
+		{"unknown name", func() error { _, err := c.DispenseBuilder("builder/nope"); return err }, []string{`dispensing "builder/nope" from plug-set: no such component (` + serves}},
+	} {
+		err := tc.dispense()
+		if !errors.Is(err, host.ErrNoComponent) {
+			t.Errorf("%s: %v, want an error wrapping ErrNoComponent", tc.name, err)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not contain %q", tc.name, err, w)
+			}
+		}
+	}
+	// The client still works.
+	if _, err := c.DispenseBuilder("builder/a"); err != nil {
+		t.Errorf("builder/a after the failures: %v", err)
+	}
+}

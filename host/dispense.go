@@ -44,6 +44,9 @@ func (c *Client) Dispense(name string) (any, error) {
 		if serr := c.answerErr(); serr != nil {
 			return nil, serr
 		}
+		if unknownType(err, name) {
+			return nil, c.noComponent(name)
+		}
 		return nil, c.callErr(fmt.Errorf("host: dispensing %q from %s: %w", name, c.name, err))
 	}
 	switch p.(type) {
@@ -59,12 +62,19 @@ func (c *Client) Dispense(name string) (any, error) {
 	return raw, nil
 }
 
-// Builder dispenses the plugin's "builder".
+// Builder dispenses the plugin's "builder": the builder of a binary that
+// calls builderplugin.Serve (or a Set's builder registered under the
+// empty name). A plugin set's builder NAME is dispensed with
+// DispenseBuilder("builder/NAME"); Builder on a set that has none under
+// the empty name returns an error wrapping ErrNoComponent that says so
+// (and that "BINARY describe" lists what the binary serves).
 func (c *Client) Builder() (shared.Builder, error) {
 	return c.DispenseBuilder(shared.BuilderPluginName)
 }
 
-// Command dispenses the plugin's "command".
+// Command dispenses the plugin's "command": the command of a binary that
+// calls commandplugin.Serve. A plugin set's command NAME is dispensed
+// with DispenseCommand("command/NAME"), as Builder says for builders.
 func (c *Client) Command() (shared.Command, error) {
 	return c.DispenseCommand(shared.CommandPluginName)
 }

@@ -1,8 +1,10 @@
 package host
 
 import (
+	"errors"
 	"fmt"
 	"maps"
+	"net/rpc"
 	"slices"
 	"strings"
 	"sync"
@@ -65,4 +67,29 @@ func (t *pluginTable) unknown(name string) error {
 	names := slices.Sorted(maps.Keys(t.m))
 	t.mu.RUnlock()
 	return fmt.Errorf("host: no plugin type %q in Config.Plugins (it has %s; a component KIND/NAME is dispensed with the plugin type KIND)", name, strings.Join(names, ", "))
+}
+
+// unknownType reports whether err is the plugin's answer that it has
+// nothing to dispense under name. go-plugin's dispenser answers with an
+// rpc.ServerError of fixed text, its only failure for an unknown name;
+// nothing else carries that fact.
+func unknownType(err error, name string) bool {
+	var se rpc.ServerError
+	return errors.As(err, &se) && string(se) == "unknown plugin type: "+name
+}
+
+// noComponent is the error of dispensing name from a plugin that does not
+// serve it. It says how a set's components are named and how to list
+// them, without running anything: a second run of the binary, without
+// the host's arguments and environment, is not the host's to start.
+func (c *Client) noComponent(name string) error {
+	hint := ""
+	if _, _, ok := component.SplitDispenseName(name); ok && !strings.Contains(name, "/") {
+		hint = fmt.Sprintf("a plugin set's component NAME is dispensed as %q; ", name+"/NAME")
+	}
+	bin := "BINARY"
+	if c.cfg.Cmd != nil && c.cfg.Cmd.Path != "" {
+		bin = c.cfg.Cmd.Path
+	}
+	return fmt.Errorf("host: dispensing %q from %s: %w (%s%q lists what it serves)", name, c.name, ErrNoComponent, hint, bin+" "+component.DescribeArg)
 }

@@ -76,7 +76,11 @@ func (Build) Run(ctx context.Context, env shared.Environment, args []string) int
 		ui.Error("build: %d of %d builds failed: %v", len(failed), len(t.Builders), failed)
 		return 1
 	}
-	ui.Say("build: %d builds finished", len(t.Builders))
+	if len(t.Builders) == 1 {
+		ui.Say("build: 1 build finished")
+	} else {
+		ui.Say("build: %d builds finished", len(t.Builders))
+	}
 	return 0
 }
 

@@ -67,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	cat, err := discover(ctx, *dir)
 	if err != nil {
-		fmt.Fprintf(stderr, "host: %v\n", err)
+		fail(stderr, err)
 		return 1
 	}
 	for _, s := range cat.Skipped() {
@@ -85,12 +85,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	code, err := c.Cli(ctx, fs.Args())
 	if err != nil {
-		fmt.Fprintf(stderr, "host: %v\n", err)
+		fail(stderr, err)
 	}
-	if ctx.Err() != nil && code == 0 {
-		code = 1
+	if ctx.Err() != nil {
+		// As a shell reports a program ended by SIGINT.
+		fmt.Fprintln(stderr, "host: interrupted")
+		return exitInterrupted
 	}
 	return code
+}
+
+// exitInterrupted is the exit status after Ctrl-C or SIGTERM, once the
+// plugins have cleaned up: 128 + SIGINT, as shells use.
+const exitInterrupted = 130
+
+// fail prints err after the program's name, once: the library's errors
+// already start with "host: ".
+func fail(stderr io.Writer, err error) {
+	fmt.Fprintf(stderr, "host: %s\n", strings.TrimPrefix(err.Error(), "host: "))
 }
 
 // interruptible returns a context cancelled by the first Ctrl-C (SIGINT)

@@ -99,7 +99,7 @@ func TestRunCommands(t *testing.T) {
 	if stdout, _, code := runHost(t, "demo-hello", "you"); code != 0 || !strings.HasPrefix(stdout, "hello, you, from plugin-demo 1.0.0") {
 		t.Errorf("demo-hello: exit %d, stdout %q", code, stdout)
 	}
-	if _, stderr, code := runHost(t, "nope"); code != 2 || !strings.Contains(stderr, `no command "nope"`) {
+	if _, stderr, code := runHost(t, "nope"); code != 2 || !strings.Contains(stderr, `no command "nope"`) || strings.Contains(stderr, "host: host:") {
 		t.Errorf("nope: exit %d, stderr %q", code, stderr)
 	}
 }
@@ -199,8 +199,8 @@ func TestBuildInterrupted(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("host did not exit within 30 s of Ctrl-C")
 	}
-	if cmd.ProcessState.ExitCode() == 0 {
-		t.Errorf("exit status 0 after Ctrl-C, want non-zero")
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit status %d after Ctrl-C, want 130", code)
 	}
 	out := strings.Join(got, "\n")
 	for _, want := range []string{"a: sleep: deleted the pretend VM", "b: sleep: deleted the pretend VM"} {
@@ -208,7 +208,7 @@ func TestBuildInterrupted(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
 	}
-	for _, want := range []string{"a: build failed: context canceled", "b: build failed: context canceled", "2 of 2 builds failed"} {
+	for _, want := range []string{"a: build failed: context canceled", "b: build failed: context canceled", "2 of 2 builds failed", "host: interrupted\n"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}

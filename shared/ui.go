@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"errors"
 	"fmt"
 	"net/rpc"
 
@@ -34,8 +35,16 @@ func (u *uiRPC) send(method, text string) {
 	if err == nil {
 		err = r.Err.Err()
 	}
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, rpc.ErrShutdown) || rpcx.IsRemote(err):
+		// The call never left (its client was closed: the method that got
+		// this Ui has returned), or the other side's Ui failed.
 		rpcx.Logger().Warn("Ui."+method+" not delivered", "text", text, "error", err.Error())
+	default:
+		// The connection ended while the call was under way: the text may
+		// have been shown before the answer was lost (as at Kill).
+		rpcx.Logger().Warn("Ui."+method+" got no answer; the text may not have been shown", "text", text, "error", err.Error())
 	}
 }
 

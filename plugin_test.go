@@ -26,6 +26,7 @@ import (
 	"github.com/plugwire/plugwire/builderplugin"
 	"github.com/plugwire/plugwire/commandplugin"
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -35,6 +36,7 @@ const envPlugin = "PLUGWIRE_E2E_PLUGIN"
 func TestMain(m *testing.M) {
 	switch os.Getenv(envPlugin) {
 	case "":
+		testutil.RefuseArguments()
 		os.Exit(m.Run())
 	case "builder":
 		builderplugin.Serve(&testBuilder{})

@@ -27,6 +27,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire"
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 	"github.com/plugwire/plugwire/internal/wire"
 	"github.com/plugwire/plugwire/shared"
 )
@@ -68,6 +69,7 @@ func TestMain(m *testing.M) {
 	if b := os.Getenv(envHelper); b != "" {
 		os.Exit(runHelper(b))
 	}
+	testutil.RefuseArguments()
 	code := m.Run()
 	removeExamples()
 	os.Exit(code)

@@ -3,6 +3,10 @@ package testutil
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -25,4 +29,18 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// RefuseArguments ends a test binary that was run with a positional
+// argument first, as a host runs a plugin binary ("BINARY describe"),
+// with status 2. A test binary that re-executes itself as a plugin, run
+// that way without its helper variable, would otherwise run the whole
+// suite again, which may run the binary again the same way, without end.
+// Call it in TestMain before m.Run.
+func RefuseArguments() {
+	if len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-") {
+		fmt.Fprintf(os.Stderr, "%s: run with argument %q and no helper variable: not running the tests\n",
+			filepath.Base(os.Args[0]), os.Args[1])
+		os.Exit(2)
+	}
 }

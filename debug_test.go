@@ -46,6 +46,7 @@ func startDebugPlugin(t *testing.T) *debugPlugin {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(bareEnv("set"), wire.EnvDebug+"=1")
+	ownProcessGroup(cmd)
 	r, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

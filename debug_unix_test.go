@@ -5,6 +5,7 @@ package plugwire_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +18,16 @@ import (
 // not answer: a ping every 30 s, each answered within 10 s (its defaults,
 // which go-plugin does not let anyone change).
 const yamuxKeepalive = 30*time.Second + 10*time.Second
+
+// ownProcessGroup starts cmd in a process group of its own. A stopped
+// process in the test's own group is continued at once by the kernel
+// (SIGHUP, then SIGCONT) whenever that group becomes orphaned, which
+// depends on how the test run was started (seen under CI's script); in a
+// group whose only member is the plugin, whose parent is this test, that
+// cannot happen while the test runs.
+func ownProcessGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+}
 
 // stopSelf stops this process, as a debugger's breakpoint does, until
 // SIGCONT.

@@ -104,19 +104,12 @@ func (c *Client) runAttach(parent context.Context) error {
 	if c.cfg.StartTimeout < 0 {
 		return fmt.Errorf("host: Config.StartTimeout %v is negative", c.cfg.StartTimeout)
 	}
-	ctx, cancel := context.WithCancelCause(parent)
-	defer cancel(nil)
-	c.mu.Lock()
-	killed := c.killed
-	c.cancelStart = cancel
-	c.mu.Unlock()
-	if killed || !registry.enter(c) {
-		return fmt.Errorf("%w: %s was killed by Client.Kill (or CleanupClients) before it connected", ErrProcessExited, c.name)
+	ctx, deadline, end, err := c.begin(parent, "connected")
+	if err != nil {
+		return err
 	}
-	deadline := time.Now().Add(c.cfg.StartTimeout)
-	ctx, cancelDeadline := context.WithDeadlineCause(ctx, deadline, errStartDeadline)
-	defer cancelDeadline()
-	err := c.attach(ctx, deadline)
+	defer end()
+	err = c.attach(ctx, deadline)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = c.stopped(parent, ctx, &attempt{deadline: deadline, phase: "handshake"})

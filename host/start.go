@@ -119,21 +119,13 @@ func (c *Client) run(parent context.Context, proven bool) error {
 	if err := c.check(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancelCause(parent)
-	defer cancel(nil)
-	c.mu.Lock()
-	killed := c.killed
-	c.cancelStart = cancel
-	c.mu.Unlock()
-	if killed || !registry.enter(c) {
-		return fmt.Errorf("%w: %s was killed by Client.Kill (or CleanupClients) before it started", ErrProcessExited, c.name)
+	ctx, deadline, end, err := c.begin(parent, "started")
+	if err != nil {
+		return err
 	}
-	deadline := time.Now().Add(c.cfg.StartTimeout)
-	ctx, cancelDeadline := context.WithDeadlineCause(ctx, deadline, errStartDeadline)
-	defer cancelDeadline()
+	defer end()
 
 	pristine := *c.cfg.Cmd // to start again after a full port range
-	var err error
 	for n := 1; ; n++ {
 		a := &attempt{deadline: deadline, phase: "address", full: n - 1}
 		if ctx.Err() != nil {
@@ -179,6 +171,24 @@ func (c *Client) run(parent context.Context, proven bool) error {
 	}
 	registry.remove(c)
 	return err
+}
+
+// begin prepares a first start: a context that Kill cancels (through
+// cancelStart) and the start's deadline ends, and the client's entry in
+// the registry. verb says what a Kill that came first prevented.
+func (c *Client) begin(parent context.Context, verb string) (ctx context.Context, deadline time.Time, end func(), err error) {
+	ctx, cancel := context.WithCancelCause(parent)
+	c.mu.Lock()
+	killed := c.killed
+	c.cancelStart = cancel
+	c.mu.Unlock()
+	if killed || !registry.enter(c) {
+		cancel(nil)
+		return nil, time.Time{}, nil, fmt.Errorf("%w: %s was killed by Client.Kill (or CleanupClients) before it %s", ErrProcessExited, c.name, verb)
+	}
+	deadline = time.Now().Add(c.cfg.StartTimeout)
+	ctx, cancelDeadline := context.WithDeadlineCause(ctx, deadline, errStartDeadline)
+	return ctx, deadline, func() { cancelDeadline(); cancel(nil) }, nil
 }
 
 // backoff is how long a start waits before its attempt n+1 after a full

@@ -6,11 +6,13 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/plugwire/plugwire/internal/testutil"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -52,11 +54,15 @@ func TestDebugPluginStoppedLongerThanKeepalive(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := raw.(shared.Builder)
-	if err := b.Prepare(map[string]any{"mode": "self-stop"}); err != nil {
+	resume := filepath.Join(testutil.TempDir(t), "go")
+	if err := b.Prepare(map[string]any{"mode": "self-stop", "go": resume}); err != nil {
 		t.Fatal(err)
 	}
 	// A stopped process does not see the SIGINT of cleanup until resumed.
-	t.Cleanup(func() { _ = p.cmd.Process.Signal(syscall.SIGCONT) })
+	t.Cleanup(func() {
+		_ = os.WriteFile(resume, nil, 0o600)
+		_ = p.cmd.Process.Signal(syscall.SIGCONT)
+	})
 	ui := &recUi{lines: make(chan string, 2)}
 	errc := make(chan error, 1)
 	go func() { errc <- b.Run(context.Background(), nil, ui) }()
@@ -71,6 +77,9 @@ func TestDebugPluginStoppedLongerThanKeepalive(t *testing.T) {
 	if c.Exited() {
 		t.Fatal("the session ended while the plugin was stopped")
 	}
+	if err := os.WriteFile(resume, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
@@ -82,5 +91,10 @@ func TestDebugPluginStoppedLongerThanKeepalive(t *testing.T) {
 	}
 	if err := b.Prepare(map[string]any{"mode": "config"}); err != nil {
 		t.Fatalf("a new call after resuming: %v", err)
+	}
+	for _, l := range p.lines() {
+		if strings.Contains(l, "continued before the test resumed it") {
+			t.Logf("debug plugin: %s", l) // something else sent SIGCONT
+		}
 	}
 }

@@ -108,9 +108,18 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 		ui.Say("running")
 		return build.Run(ctx, ui)
 	case "self-stop": // stop this process, as a breakpoint in Run would
+		// Until the test says it resumed us (the file "go" names exists):
+		// a SIGCONT from elsewhere must not end the pause early.
+		resume, _ := config.(map[string]interface{})["go"].(string)
 		ui.Say("stopping")
-		if err := stopSelf(); err != nil {
-			return err
+		for {
+			if err := stopSelf(); err != nil {
+				return err
+			}
+			if _, err := os.Stat(resume); err == nil {
+				break
+			}
+			fmt.Fprintln(os.Stderr, "continued before the test resumed it; stopping again")
 		}
 		ui.Say("resumed")
 		return nil

@@ -80,10 +80,20 @@ func TestDebugPluginStoppedLongerThanKeepalive(t *testing.T) {
 	if err := os.WriteFile(resume, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
+	// SIGCONT again until Run returns: one that lands while the plugin is
+	// between a stray continue and its next stop would be lost.
+	var runErr error
+	for resumed := false; !resumed; {
+		if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case runErr = <-errc:
+			resumed = true
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	if err := <-errc; err != nil {
+	if err := runErr; err != nil {
 		t.Fatalf("Run after %v stopped: %v", time.Since(stopped), err)
 	}
 	if got := strings.Join(ui.lines_(), "\n"); got != "say: stopping\nsay: resumed" {

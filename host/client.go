@@ -78,6 +78,7 @@ type Client struct {
 	tail    tail
 
 	killOnce sync.Once
+	pings    pinger // Ping's round trip under way
 }
 
 // NewClient returns a client for the plugin cfg describes. Nothing is

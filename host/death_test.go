@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -257,7 +258,7 @@ func TestPluginDiesWithCallsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	deadline := time.After(2 * time.Second)
+	deadline := time.After(testutil.Slack(2 * time.Second))
 	for range runs {
 		select {
 		case err := <-errs:

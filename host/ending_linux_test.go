@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,7 +48,7 @@ func TestPluginIgnoresSigterm(t *testing.T) {
 		if err == nil || err.Error() != context.Canceled.Error() {
 			t.Errorf("Run after cancel: %v, want the plugin's %v", err, context.Canceled)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.Slack(5 * time.Second)):
 		t.Fatal("Run still running 5 s after its ctx was cancelled")
 	}
 }
@@ -79,7 +80,7 @@ func sigCaught(t *testing.T, pid int, sig syscall.Signal) bool {
 // waitNotPending waits until sig, sent to pid, has been delivered.
 func waitNotPending(t *testing.T, pid int, sig syscall.Signal) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testutil.Slack(5 * time.Second))
 	for procSignals(t, pid, "ShdPnd")&(1<<(sig-1)) != 0 || procSignals(t, pid, "SigPnd")&(1<<(sig-1)) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%v still pending for %d after 5 s", sig, pid)

@@ -96,7 +96,7 @@ func TestKillLetsRunCleanUp(t *testing.T) {
 	select {
 	case err := <-errc:
 		wantKilledRun(t, err, "killed by the host (Client.Kill); exit status 0")
-	case <-time.After(time.Second):
+	case <-time.After(testutil.Slack(time.Second)):
 		t.Fatal("Run still in flight after Kill returned")
 	}
 	assertReaped(t, pid)
@@ -135,13 +135,13 @@ func killTree(t *testing.T, grace time.Duration, env, status string) {
 	t.Cleanup(func() { _ = killPid(sleepPid) })
 	pid := p.pid(t)
 	within(t, grace+time.Second, "Kill", p.Kill)
-	if !waitGone(sleepPid, time.Second) {
+	if !waitGone(sleepPid, testutil.Slack(time.Second)) {
 		t.Errorf("the plugin's child %d (sleep 300) outlived the Kill", sleepPid)
 	}
 	select {
 	case err := <-errc:
 		wantExited(t, "Run in flight during Kill", err, status)
-	case <-time.After(time.Second):
+	case <-time.After(testutil.Slack(time.Second)):
 		t.Fatal("Run still in flight after Kill returned")
 	}
 	assertReaped(t, pid)
@@ -154,7 +154,7 @@ func TestDeadlineCrosses(t *testing.T) {
 	t.Parallel()
 	p := newPlug(t, nil, "serve")
 	b := preparedBuilder(t, p, map[string]any{"run": "deadline"})
-	deadline := time.Now().Add(500 * time.Millisecond)
+	deadline := time.Now().Add(testutil.Slack(500 * time.Millisecond))
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	said, errc := runInFlight(t, ctx, b)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 )
 
 // The plugin leads a process group of its own (so that a forced kill can
@@ -66,7 +67,7 @@ func TestPluginIgnoresSIGINT(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Run cancelled through ctx returned %v, want context.Canceled", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.Slack(5 * time.Second)):
 		t.Fatal("Run still running 5 s after its ctx was cancelled")
 	}
 	p.Kill()

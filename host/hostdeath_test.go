@@ -25,7 +25,7 @@ func TestHostDeathLetsRunCleanUp(t *testing.T) {
 			marker := filepath.Join(testutil.TempDir(t), "torn-down")
 			pid, sigkill := hostAt(t, moment, envMarker+"="+marker)
 			killed := sigkill()
-			limit := hostHelperGrace + time.Second
+			limit := testutil.Slack(hostHelperGrace + time.Second)
 			if !waitGone(pid, limit) {
 				_ = killPid(pid)
 				t.Fatalf("plugin %d still running %v after its host was SIGKILLed", pid, limit)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -43,7 +44,7 @@ func TestKillStubbornPlugin(t *testing.T) {
 	select {
 	case err := <-errc:
 		wantExited(t, "Run in flight during Kill", err, killedStatus)
-	case <-time.After(time.Second):
+	case <-time.After(testutil.Slack(time.Second)):
 		t.Fatal("Run still in flight after Kill returned")
 	}
 	assertReaped(t, p.pid(t))
@@ -68,7 +69,7 @@ func TestKillQuitsPlugin(t *testing.T) {
 	select {
 	case err := <-errc:
 		wantKilledRun(t, err, "killed by the host (Client.Kill); exit status 0")
-	case <-time.After(time.Second):
+	case <-time.After(testutil.Slack(time.Second)):
 		t.Fatal("Run still in flight after Kill returned")
 	}
 	assertReaped(t, p.pid(t))
@@ -229,7 +230,7 @@ func TestKillManyDispensed(t *testing.T) {
 				if !errors.Is(err, host.ErrProcessExited) {
 					t.Errorf("Run in flight during Kill: %v, want an error wrapping ErrProcessExited", err)
 				}
-			case <-time.After(time.Second):
+			case <-time.After(testutil.Slack(time.Second)):
 				t.Fatal("Run still in flight 1 s after Kill returned")
 			}
 			assertReaped(t, pid)
@@ -269,10 +270,10 @@ func TestKillFromCallback(t *testing.T) {
 	}()
 	select {
 	case took := <-killed:
-		if took > grace+time.Second {
-			t.Errorf("Kill from a callback took %v, want at most %v", took, grace+time.Second)
+		if limit := testutil.Slack(grace + time.Second); took > limit {
+			t.Errorf("Kill from a callback took %v, want at most %v", took, limit)
 		}
-	case <-time.After(grace + 10*time.Second):
+	case <-time.After(testutil.Slack(grace + 10*time.Second)):
 		t.Fatal("Kill called from a callback has not returned")
 	}
 	select {
@@ -280,7 +281,7 @@ func TestKillFromCallback(t *testing.T) {
 		if !errors.Is(err, host.ErrProcessExited) {
 			t.Errorf("Run whose callback killed the plugin: %v, want an error wrapping ErrProcessExited", err)
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(testutil.Slack(2 * time.Second)):
 		t.Fatal("Run still in flight 2 s after Kill returned")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -193,7 +194,7 @@ func killGrandchild(t *testing.T, p *plug) {
 	e := p.log.waitFor(t, time.Second, "with the grandchild's pid", msgIs("grandchild started"))
 	gc := int(e["grandchild"].(float64))
 	_ = killPid(gc)
-	if !waitGone(gc, 2*time.Second) {
+	if !waitGone(gc, testutil.Slack(2*time.Second)) {
 		t.Errorf("grandchild %d still running", gc)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 )
 
 // A plugin that dies before it is connected is reported at once, as
@@ -111,7 +112,7 @@ func TestStartBadAddressLine(t *testing.T) {
 			var err error
 			select {
 			case err = <-errc:
-			case <-time.After(2 * time.Second):
+			case <-time.After(testutil.Slack(2 * time.Second)):
 				t.Fatal("Builder() still running 2 s after the plugin printed its line")
 			}
 			if err == nil {
@@ -152,7 +153,7 @@ func TestKillWhileStarting(t *testing.T) {
 	select {
 	case err := <-errc:
 		wantExited(t, "Builder() ended by Kill", err, killedStatus)
-	case <-time.After(2 * time.Second):
+	case <-time.After(testutil.Slack(2 * time.Second)):
 		t.Fatal("Builder() still running 2 s after Kill")
 	}
 	assertReaped(t, pid)

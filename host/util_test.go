@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -73,9 +74,11 @@ func (s *logSink) find(match func(entry) bool) []entry {
 	return out
 }
 
-// waitFor waits up to d for an entry for which match holds.
+// waitFor waits up to d (scaled by testutil.Slack) for an entry for which
+// match holds.
 func (s *logSink) waitFor(t testing.TB, d time.Duration, what string, match func(entry) bool) entry {
 	t.Helper()
+	d = testutil.Slack(d)
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
@@ -194,10 +197,12 @@ func killPid(pid int) error {
 	return p.Kill()
 }
 
-// within runs f and fails the test if it took longer than limit; if f
-// still runs 10 s after that, the test ends there rather than hanging.
+// within runs f and fails the test if it took longer than limit (scaled by
+// testutil.Slack); if f still runs 10 s after that, the test ends there
+// rather than hanging.
 func within(t *testing.T, limit time.Duration, what string, f func()) time.Duration {
 	t.Helper()
+	limit = testutil.Slack(limit)
 	start := time.Now()
 	done := make(chan struct{})
 	go func() {
@@ -232,9 +237,11 @@ func wantExited(t *testing.T, what string, err error, status string, tail ...str
 	}
 }
 
-// await waits up to d for ch to be closed (or to deliver).
+// await waits up to d (scaled by testutil.Slack) for ch to be closed (or
+// to deliver).
 func await(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
 	t.Helper()
+	d = testutil.Slack(d)
 	select {
 	case <-ch:
 	case <-time.After(d):
@@ -242,7 +249,7 @@ func await(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
 	}
 }
 
-// awaitAll waits up to d for wg, or fails the test naming what it waited for.
+// awaitAll waits up to d (scaled, as await does) for wg, or fails the test naming what it waited for.
 func awaitAll(t *testing.T, wg *sync.WaitGroup, d time.Duration, what string) {
 	t.Helper()
 	done := make(chan struct{})

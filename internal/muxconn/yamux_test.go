@@ -666,7 +666,7 @@ func TestReadAfter(t *testing.T) {
 				}
 				select {
 				case <-cs.CloseChan():
-				case <-time.After(5 * time.Second):
+				case <-time.After(testutil.Slack(5 * time.Second)):
 					t.Fatal("session still open 5 s after the answer failed the check")
 				}
 				if err := client.Err(); !errors.Is(err, errBad) {
@@ -733,7 +733,7 @@ func TestReadAfterKeepsDrainDeadline(t *testing.T) {
 		if err != io.EOF {
 			t.Errorf("Read = %v, want io.EOF once the drain deadline passed", err)
 		}
-	case <-time.After(drainTimeout + 5*time.Second):
+	case <-time.After(testutil.Slack(drainTimeout + 5*time.Second)):
 		t.Fatal("Read still blocked: the check cleared the drain deadline")
 	}
 	dc.mu.Lock()

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/plugwire/plugwire/internal/testutil"
 )
 
 // acceptResult is what AcceptHost returned.
@@ -211,7 +213,7 @@ func TestAcceptHostGivesUp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			stop := make(chan struct{})
-			deadline := time.Now().Add(300 * time.Millisecond)
+			deadline := time.Now().Add(testutil.Slack(300 * time.Millisecond))
 			if tc.stop {
 				deadline = time.Now().Add(time.Minute)
 			}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plugwire/plugwire/internal/testutil"
 )
 
 // plugin is a scripted plugin side for the host's half of the preamble:
@@ -87,7 +89,7 @@ func TestHostSide(t *testing.T) {
 				// The intro goes out at once, before the greeting is read.
 				tc.pl.run(plug)
 			}()
-			p, err := SendHello(host, s, time.Now().Add(300*time.Millisecond))
+			p, err := SendHello(host, s, time.Now().Add(testutil.Slack(300*time.Millisecond)))
 			if tc.helloErr != nil {
 				if err == nil || (tc.helloErr != errAny && !errors.Is(err, tc.helloErr)) || !strings.Contains(err.Error(), tc.wantMsg) {
 					t.Fatalf("SendHello = %v, want %v saying %q", err, tc.helloErr, tc.wantMsg)
@@ -182,7 +184,7 @@ func TestPluginSide(t *testing.T) {
 				rest, _ := io.ReadAll(hostEnd)
 				received <- append(g, rest...)
 			}()
-			ok, otherV := prove(plug, s, 200*time.Millisecond, func() bool { return true })
+			ok, otherV := prove(plug, s, testutil.Slack(200*time.Millisecond), func() bool { return true })
 			if ok != tc.wantOK || otherV != tc.wantOther {
 				t.Fatalf("prove = %v, %d; want %v, %d", ok, otherV, tc.wantOK, tc.wantOther)
 			}

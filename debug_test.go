@@ -175,7 +175,12 @@ func TestDebugModeServesHostsInTurn(t *testing.T) {
 
 	for i := 1; i <= 2; i++ {
 		// The host would start this binary, but reattaches instead.
-		c := host.NewClient(&host.Config{Cmd: exec.Command(os.Args[0]), Plugins: setPlugins()})
+		cmd := exec.Command(os.Args[0])
+		r, err := host.LookupReattach(cmd)
+		if err != nil || r == nil || *r != p.entry {
+			t.Fatalf("LookupReattach: %v, %v; want %+v", r, err, p.entry)
+		}
+		c := host.NewClient(&host.Config{Cmd: cmd, Reattach: r, Plugins: setPlugins()})
 		if got := builderSays(t, c); got != want {
 			t.Fatalf("host %d: builder said %q, want %q", i, got, want)
 		}
@@ -277,26 +282,62 @@ func TestReattachErrors(t *testing.T) {
 	}
 }
 
-// A PLUGWIRE_REATTACH that does not parse fails each start with an error
-// naming it; one without an entry for the binary leaves starts alone; and
-// PLUGWIRE_DEBUG in a host's environment does not put the plugins it
-// starts in debug mode.
-func TestReattachEnvironment(t *testing.T) {
-	t.Setenv(host.EnvReattach, `{"plugwire.test": {"addr": "127.0.0.1:1"`)
-	c := host.NewClient(&host.Config{Cmd: exec.Command(os.Args[0])})
-	if err := c.Start(context.Background()); err == nil || !strings.Contains(err.Error(), host.EnvReattach+" is not JSON") {
-		t.Fatalf("bad %s: %v", host.EnvReattach, err)
-	}
-	c.Kill()
-
-	t.Setenv(host.EnvReattach, `{"some-other-plugin":{"addr":"127.0.0.1:1","secret":"`+strings.Repeat("00", wire.SecretSize)+`","pid":1}}`)
-	t.Setenv(wire.EnvDebug, "1")
-	b, err := start(t, "builder", nil).Builder()
-	if err != nil {
-		t.Fatalf("a start with another plugin's entry and %s=1 in the host's environment: %v", wire.EnvDebug, err)
-	}
-	if err := b.Prepare(map[string]any{"mode": "config"}); err != nil {
-		t.Fatal(err)
+// A host reattaches only when it asks (LookupReattach): with
+// PLUGWIRE_REATTACH set, malformed or naming this very binary, a Client
+// starts its own plugin and says so in one warning naming the entries and
+// its own name; and the plugin it starts sees neither PLUGWIRE_REATTACH
+// nor PLUGWIRE_DEBUG, nor a plugwire variable the host did not set for it.
+func TestReattachOnlyWhenAsked(t *testing.T) {
+	entry := `{"addr":"127.0.0.1:1","secret":"` + strings.Repeat("00", wire.SecretSize) + `","pid":1}`
+	for _, tt := range []struct{ name, value, says string }{
+		{"malformed", `{"plugwire.test": {"addr": "127.0.0.1:1"`, "does not parse"},
+		{"other", `{"some-other-plugin":` + entry + `}`, "its entries name other binaries"},
+		{"this", `{"` + exeName + `":` + entry + `,"zz":` + entry + `}`, "this host does not reattach"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(host.EnvReattach, tt.value)
+			t.Setenv(wire.EnvDebug, "1")
+			logs := &syncBuffer{}
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(pluginEnv("command"), "PLUGWIRE_STALE=1", wire.EnvSecret+"="+strings.Repeat("11", wire.SecretSize), wire.EnvMinPort+"=1")
+			c := host.NewClient(&host.Config{
+				Cmd:    cmd,
+				Logger: hclog.New(&hclog.LoggerOptions{Name: "e2e", Level: hclog.Warn, Output: logs}),
+			})
+			t.Cleanup(c.Kill)
+			cmdp, err := c.Command()
+			if err != nil {
+				t.Fatalf("a start with %s=%s in the host's environment: %v", host.EnvReattach, tt.value, err)
+			}
+			for _, v := range []struct{ name, want string }{
+				{host.EnvReattach, `PLUGWIRE_REATTACH="" set=false`},
+				{wire.EnvDebug, `PLUGWIRE_DEBUG="" set=false`},
+				{"PLUGWIRE_STALE", `PLUGWIRE_STALE="1" set=true`}, // the host's Cmd.Env set it
+				{wire.EnvSecret, `PLUGWIRE_SECRET="" set=false`},  // the plugin unset the host's
+				{wire.EnvMinPort, `PACKER_PLUGIN_MIN_PORT="10000" set=true`},
+			} {
+				ui := &recUi{}
+				if code := cmdp.Run(context.Background(), &env{t: t, ui: ui}, []string{"env", v.name}); code != 0 {
+					t.Fatalf("env %s: exit code %d", v.name, code)
+				}
+				if got := strings.Join(ui.lines_(), "\n"); got != "say: "+v.want {
+					t.Errorf("the plugin sees %q, want %q", got, v.want)
+				}
+			}
+			warns := strings.Count(logs.String(), "[WARN]")
+			if warns != 1 || !strings.Contains(logs.String(), tt.says) || !strings.Contains(logs.String(), "name="+exeName) {
+				t.Errorf("log %q: want one warning saying %q and naming %s", logs.String(), tt.says, exeName)
+			}
+			if tt.name == "this" && !strings.Contains(logs.String(), exeName+",zz") {
+				t.Errorf("log %q does not name the entries", logs.String())
+			}
+			if tt.name != "malformed" {
+				return
+			}
+			if _, err := host.LookupReattach(cmd); !errors.Is(err, host.ErrBadReattach) || !strings.Contains(err.Error(), host.EnvReattach+" is not JSON") {
+				t.Errorf("LookupReattach of a malformed value: %v, want ErrBadReattach naming %s", err, host.EnvReattach)
+			}
+		})
 	}
 }
 
@@ -327,4 +368,22 @@ func TestDebugModeBusy(t *testing.T) {
 	if got := builderSays(t, reattachClient(t, p)); got != want {
 		t.Fatalf("third host: %q", got)
 	}
+}
+
+// syncBuffer is a log's output, safe to read while the log is written.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

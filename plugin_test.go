@@ -27,11 +27,16 @@ import (
 	"github.com/plugwire/plugwire/commandplugin"
 	"github.com/plugwire/plugwire/host"
 	"github.com/plugwire/plugwire/internal/testutil"
+	"github.com/plugwire/plugwire/internal/wire"
 	"github.com/plugwire/plugwire/shared"
 )
 
 // envPlugin names the plugin a re-executed test binary serves.
 const envPlugin = "PLUGWIRE_E2E_PLUGIN"
+
+// initialSecret is the secret a test plugin was started with, before
+// Serve unset it.
+var initialSecret = os.Getenv(wire.EnvSecret)
 
 func TestMain(m *testing.M) {
 	switch os.Getenv(envPlugin) {
@@ -155,6 +160,9 @@ func (testCommand) Run(ctx context.Context, env shared.Environment, args []strin
 	case "env":
 		v, ok := os.LookupEnv(args[1])
 		env.Ui().Say("%s=%q set=%v", args[1], v, ok)
+		return 0
+	case "initial-secret":
+		env.Ui().Say("%s", initialSecret)
 		return 0
 	case "code":
 		n, _ := strconv.Atoi(args[1])

@@ -459,13 +459,13 @@ func TestSecretStaysSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The plugin's initial environment is the one the host gave its Cmd
-	// (read there rather than in /proc, which Windows lacks).
+	// The plugin reports the secret it was started with (rather than
+	// /proc, which Windows lacks); the host's Cmd never holds it.
+	said := &recUi{}
+	command.Run(t.Context(), &env{t: t, ui: said}, []string{"initial-secret"})
 	var secret string
-	for _, kv := range cmd.Env {
-		if v, ok := strings.CutPrefix(kv, wire.EnvSecret+"="); ok {
-			secret = v
-		}
+	if got := said.lines_(); len(got) == 1 {
+		secret = strings.TrimPrefix(got[0], "say: ")
 	}
 	if len(secret) < 32 {
 		t.Fatalf("secret %d hex digits, want at least 32 (128 bits)", len(secret))

@@ -42,7 +42,7 @@ func (c Component) NewClient(cfg *Config) *Client {
 		cc = *cfg
 	}
 	if cc.Cmd == nil {
-		cc.Cmd = exec.Command(c.Path)
+		cc.Cmd = exec.Command(execPath(c.Path))
 	}
 	if cc.SHA256 == "" {
 		cc.SHA256 = c.SHA256

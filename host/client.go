@@ -26,7 +26,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -71,7 +70,7 @@ type Client struct {
 	answerDue   answerDue     // when the answer is due
 
 	reattach    *Reattach // a plugin in debug mode to connect to instead of starting Cmd
-	reattachErr error     // why Config.Reattach or EnvReattach is unusable
+	reattachErr error     // why Config.Reattach is unusable
 
 	exited  chan struct{} // closed once the process is reaped
 	exitErr error         // how it ended; set before exited is closed
@@ -115,7 +114,7 @@ func NewClient(cfg *Config) *Client {
 		}
 	}
 	c.plugins = newPluginTable(c.cfg.Plugins)
-	c.reattach, c.reattachErr = findReattach(&c.cfg)
+	c.reattach, c.reattachErr = c.cfg.Reattach, checkReattach(c.cfg.Reattach)
 	c.logger = c.cfg.Logger
 	if c.logger == nil {
 		c.logger = hclog.New(&hclog.LoggerOptions{Name: "plugwire", Level: hclog.Info})
@@ -165,12 +164,8 @@ func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 	if err != nil {
 		return fmt.Errorf("host: %w", err)
 	}
-	cmd := c.cfg.Cmd
-	env := cmd.Env
-	if env == nil {
-		env = os.Environ()
-	}
-	env = append(slices.Clip(env),
+	cmd := startCopy(c.cfg.Cmd)
+	env := append(cmd.Env,
 		wire.EnvMinPort+"="+strconv.Itoa(c.cfg.MinPort),
 		wire.EnvMaxPort+"="+strconv.Itoa(c.cfg.MaxPort),
 		wire.EnvSecret+"="+secret.Env(),

@@ -23,10 +23,14 @@ const (
 type Config struct {
 	// Cmd is the plugin binary to start; required. Its Stdin, Stdout and
 	// Stderr must be nil: the host sets them (see Stdin, Stdout and
-	// Logger). Its Env, when nil, is the host's environment; the plugwire
-	// variables are added either way. The host adds one inherited
-	// descriptor after its ExtraFiles (a handle on Windows): the plugin's
-	// lifeline, a pipe whose end tells the plugin that its host is gone.
+	// Logger). The host starts a copy of Cmd and never changes Cmd
+	// itself. The plugin's environment is Cmd.Env, or when it is nil the
+	// host's environment without any PLUGWIRE_ or PACKER_PLUGIN_
+	// variable; either way without PLUGWIRE_REATTACH and PLUGWIRE_DEBUG,
+	// and with the plugwire variables the host sets for this start. The
+	// host adds one inherited descriptor after its ExtraFiles (a handle
+	// on Windows): the plugin's lifeline, a pipe whose end tells the
+	// plugin that its host is gone.
 	Cmd *exec.Cmd
 
 	// Stdin is the plugin's standard input, as exec.Cmd's Stdin: nil means
@@ -84,8 +88,9 @@ type Config struct {
 	verified *verified // set by Component.NewClient: the check Discover made
 
 	// Reattach, when set, is a plugin already running in debug mode for
-	// the Client to connect to instead of starting Cmd (see Reattach).
-	// Nil means the entry of EnvReattach for Cmd's base name, if any.
+	// the Client to connect to instead of starting Cmd (see Reattach and
+	// LookupReattach). Nil means start Cmd: a Client never reads
+	// EnvReattach by itself.
 	Reattach *Reattach
 
 	// Plugins are what Dispense can return, by name. Nil means plugwire's

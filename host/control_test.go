@@ -134,7 +134,8 @@ func TestStartCancel(t *testing.T) {
 				if !c.Exited() {
 					t.Error("Exited() is false after a cancelled start")
 				}
-				assertReaped(t, cmd.Process.Pid)
+				started := sink.waitFor(t, time.Second, "the start's entry", msgIs("plugin started"))
+				assertReaped(t, int(started["pid"].(float64)))
 				if err2 := c.Start(context.Background()); err2 != err {
 					t.Errorf("second Start = %v, want the first start's %v", err2, err)
 				}
@@ -557,7 +558,8 @@ func TestStartErrorsIs(t *testing.T) {
 			t.Parallel()
 			cfg := tc.cfg
 			cfg.Cmd = tc.cmd()
-			cfg.Logger = hclog.NewNullLogger()
+			var sink *logSink
+			cfg.Logger, sink = testLogger(hclog.Debug)
 			c := host.NewClient(&cfg)
 			defer c.Kill()
 			if tc.before != nil {
@@ -576,7 +578,7 @@ func TestStartErrorsIs(t *testing.T) {
 			if err != nil && !strings.Contains(err.Error(), tc.text) {
 				t.Errorf("error %q does not say %q", err, tc.text)
 			}
-			if cfg.Cmd.Process != nil && !c.Exited() {
+			if len(sink.find(msgIs("plugin started"))) > 0 && !c.Exited() {
 				t.Error("the process still runs after a failed start")
 			}
 		})

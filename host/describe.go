@@ -164,7 +164,7 @@ func runDescribeOnce(ctx context.Context, path string, timeout time.Duration) ([
 		outW.Close()
 		return nil, fmt.Errorf("host: %s describe: %w", path, err)
 	}
-	cmd := exec.Command(path, component.DescribeArg)
+	cmd := exec.Command(execPath(path), component.DescribeArg)
 	cmd.Env = describeEnv()
 	cmd.Stdout, cmd.Stderr = outW, errW
 	prepareTree(cmd)
@@ -243,14 +243,7 @@ func runDescribeOnce(ctx context.Context, path string, timeout time.Duration) ([
 // describeEnv is the host's environment without plugwire's variables: a
 // binary run for describe is not started as a plugin.
 func describeEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "PLUGWIRE_") || strings.HasPrefix(kv, "PACKER_PLUGIN_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
+	return pluginEnv(nil)
 }
 
 // stderrTail is "; stderr: LINE" with the last non-empty line of b, quoted

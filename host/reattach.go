@@ -2,11 +2,15 @@ package host
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,19 +19,54 @@ import (
 	"github.com/plugwire/plugwire/internal/wire"
 )
 
-// EnvReattach is the environment variable through which a host finds
-// plugins running in debug mode (PLUGWIRE_DEBUG=1, see package plugwire):
-// JSON naming each by the base name of its binary, as the plugin prints
-// it,
+// EnvReattach is the environment variable through which a person points
+// a host at plugins running in debug mode (PLUGWIRE_DEBUG=1, see package
+// plugwire): JSON naming each by the base name of its binary, as the
+// plugin prints it,
 //
 //	PLUGWIRE_REATTACH='{"NAME":{"addr":"127.0.0.1:PORT","secret":"HEX","pid":N}}'
 //
-// A Client whose Config.Cmd names a binary with that base name (without
-// .exe, and without a version suffix _vX.Y.Z when only the name without
-// it has an entry) connects to that process instead of starting Cmd,
-// unless Config.Reattach says otherwise. A value that does not parse fails the
-// start of every Client, naming the variable.
+// No Client reads it by itself: a host that offers debugging opts in with
+// LookupReattach, whose result goes in Config.Reattach. A Client that
+// starts its own process while the variable is set logs one warning
+// naming the entries and the name it would need, and the plugins a host
+// starts never see the variable.
 const EnvReattach = wire.EnvReattach
+
+// ErrBadReattach is wrapped by the error of LookupReattach for a value of
+// EnvReattach that does not parse or holds a bad entry, and by a start
+// whose Config.Reattach is not a usable address and secret.
+var ErrBadReattach = errors.New("malformed reattach value")
+
+// LookupReattach returns the plugin in debug mode that EnvReattach names
+// for the binary cmd would start, for Config.Reattach: the entry named by
+// the base name of cmd.Path without .exe; for a PREFIX-NAME_vX.Y.Z
+// binary, as Discover finds, the entry PREFIX-NAME (the name of a
+// developer's fresh build) when there is none of the full name. It
+// returns nil, nil when the variable is unset or empty, or names other
+// binaries only. A value that does not parse, or an entry without a
+// loopback address and a well-formed secret, is an error wrapping
+// ErrBadReattach that names the variable and the entry (never the
+// secret).
+func LookupReattach(cmd *exec.Cmd) (*Reattach, error) {
+	if cmd == nil {
+		return nil, errors.New("host: LookupReattach(nil): pass the exec.Cmd of the plugin binary")
+	}
+	v, ok := os.LookupEnv(EnvReattach)
+	if !ok || v == "" {
+		return nil, nil
+	}
+	entries, err := wire.ParseReattach(v)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w: %w", ErrBadReattach, err)
+	}
+	e, ok := reattachEntry(entries, reattachName(cmd.Path))
+	if !ok {
+		return nil, nil
+	}
+	r := Reattach(e)
+	return &r, nil
+}
 
 // Reattach is a plugin already running in debug mode, for a Client to
 // connect to instead of starting one: what the plugin printed for
@@ -62,25 +101,8 @@ func reattachName(path string) string {
 	return name
 }
 
-// findReattach returns the plugin in debug mode cfg's Client connects to,
-// or nil to start Cmd.
-func findReattach(cfg *Config) (*Reattach, error) {
-	if r := cfg.Reattach; r != nil {
-		e := wire.ReattachEntry(*r)
-		if err := e.Check(); err != nil {
-			return nil, fmt.Errorf("host: Config.Reattach: %w", err)
-		}
-		return r, nil
-	}
-	v, ok := os.LookupEnv(EnvReattach)
-	if !ok || v == "" || cfg.Cmd == nil {
-		return nil, nil
-	}
-	entries, err := wire.ParseReattach(v)
-	if err != nil {
-		return nil, fmt.Errorf("host: %w", err)
-	}
-	name := reattachName(cfg.Cmd.Path)
+// reattachEntry returns the entry for the binary named name.
+func reattachEntry[E any](entries map[string]E, name string) (E, bool) {
 	e, ok := entries[name]
 	if !ok {
 		// A discovered binary named PREFIX-NAME_vX.Y.Z matches the
@@ -89,11 +111,41 @@ func findReattach(cfg *Config) (*Reattach, error) {
 			e, ok = entries[name[:i]]
 		}
 	}
-	if !ok {
-		return nil, nil
+	return e, ok
+}
+
+// checkReattach checks Config.Reattach, when set.
+func checkReattach(r *Reattach) error {
+	if r == nil {
+		return nil
 	}
-	r := Reattach(e)
-	return &r, nil
+	if err := wire.ReattachEntry(*r).Check(); err != nil {
+		return fmt.Errorf("host: %w: Config.Reattach: %w", ErrBadReattach, err)
+	}
+	return nil
+}
+
+// warnReattach logs, once per start of the client's own process, that
+// EnvReattach is set but does not apply: a name typo, or a host that
+// does not opt in, would otherwise go unnoticed while the breakpoint
+// never hits.
+func (c *Client) warnReattach() {
+	v, ok := os.LookupEnv(EnvReattach)
+	if !ok || v == "" {
+		return
+	}
+	name := reattachName(c.cfg.Cmd.Path)
+	var m map[string]json.RawMessage
+	if json.Unmarshal([]byte(v), &m) != nil {
+		c.logger.Warn("starting the plugin: "+EnvReattach+" is set but does not parse, and this host does not reattach to it", "name", name)
+		return
+	}
+	entries := slices.Sorted(maps.Keys(m))
+	why := "its entries name other binaries"
+	if _, ok := reattachEntry(m, name); ok {
+		why = "this host does not reattach (it does not use host.LookupReattach)"
+	}
+	c.logger.Warn("starting the plugin although "+EnvReattach+" is set: "+why, "name", name, "entries", strings.Join(entries, ","))
 }
 
 // runAttach is the first start of a reattached Client.

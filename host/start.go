@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -119,13 +118,13 @@ func (c *Client) run(parent context.Context, proven bool) error {
 	if err := c.check(); err != nil {
 		return err
 	}
+	c.warnReattach()
 	ctx, deadline, end, err := c.begin(parent, "started")
 	if err != nil {
 		return err
 	}
 	defer end()
 
-	pristine := *c.cfg.Cmd // to start again after a full port range
 	for n := 1; ; n++ {
 		a := &attempt{deadline: deadline, phase: "address", full: n - 1}
 		if ctx.Err() != nil {
@@ -167,7 +166,7 @@ func (c *Client) run(parent context.Context, proven bool) error {
 			err = c.stopped(parent, ctx, a)
 			break
 		}
-		c.relaunch(pristine)
+		c.relaunch()
 	}
 	registry.remove(c)
 	return err
@@ -200,12 +199,10 @@ func backoff(n int) time.Duration {
 }
 
 // relaunch makes the client ready for another launch of the same command,
-// once the previous process has been reaped. Config.Cmd is reset to what
-// it was before the first launch, so that it describes the live process.
-func (c *Client) relaunch(pristine exec.Cmd) {
+// once the previous process has been reaped.
+func (c *Client) relaunch() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	*c.cfg.Cmd = pristine
 	c.cmd, c.lifeline, c.tree = nil, nil, nil
 	c.exited = make(chan struct{})
 	c.exitErr = nil

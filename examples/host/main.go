@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -157,9 +158,15 @@ type core struct {
 	clients []*host.Client // builders started for the running command
 }
 
-// client returns a new client, and so a new process, for component c.
-func (c *core) client(comp host.Component) *host.Client {
-	return comp.NewClient(&host.Config{Logger: c.logger})
+// client returns a new client, and so a new process, for component c;
+// or, when PLUGWIRE_REATTACH names its binary (see the README's debug
+// recipe), a client of that plugin running in debug mode.
+func (c *core) client(comp host.Component) (*host.Client, error) {
+	r, err := host.LookupReattach(&exec.Cmd{Path: comp.Path})
+	if err != nil {
+		return nil, err
+	}
+	return comp.NewClient(&host.Config{Logger: c.logger, Reattach: r}), nil
 }
 
 // Builder starts the builder NAME in a process of its own and returns it.
@@ -168,7 +175,10 @@ func (c *core) Builder(name string) (shared.Builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl := c.client(comp)
+	cl, err := c.client(comp)
+	if err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	c.clients = append(c.clients, cl)
 	c.mu.Unlock()
@@ -185,7 +195,10 @@ func (c *core) Cli(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 2, err
 	}
-	cl := c.client(comp)
+	cl, err := c.client(comp)
+	if err != nil {
+		return 2, err
+	}
 	defer cl.Kill()
 	defer c.killBuilders()
 	// Ctrl-C while the plugin starts ends the start at once.
@@ -263,7 +276,11 @@ func (c *core) synopses(comps []host.Component) map[host.Component]string {
 	var wg sync.WaitGroup
 	for _, cs := range byPath {
 		wg.Go(func() {
-			cl := c.client(cs[0])
+			cl, err := c.client(cs[0])
+			if err != nil {
+				c.logger.Warn("no synopsis", "path", cs[0].Path, "error", err)
+				return
+			}
 			defer cl.Kill()
 			for _, comp := range cs {
 				cmd, err := cl.DispenseCommand(comp.Dispense)

@@ -100,6 +100,8 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 	case "config": // report the config exactly as it arrived
 		ui.Say("%#v", config)
 		return nil
+	case "numbers": // report the types and values of the numbers, decoded both ways
+		return sayNumbers(config, ui)
 	case "nil-args": // report what arrived for nil Build and Ui
 		if ui != nil || build != nil {
 			return fmt.Errorf("got build=%v ui=%v, want both nil", build, ui)

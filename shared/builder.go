@@ -16,8 +16,16 @@ import (
 // The config given to Prepare crosses to the plugin as its JSON encoding
 // and arrives as what encoding/json decodes into an interface{}: a config
 // read from a JSON template crosses unchanged (nested objects and arrays,
-// empty ones, null, float64, bool, any string). A config json.Marshal
+// empty ones, null, numbers, bool, any string). A config json.Marshal
 // refuses is an error naming its type, and the plugin is not called.
+//
+// A number arrives as a float64 when a float64 holds it as written (20,
+// 0.5, 1e300, -0), and otherwise as a json.Number holding its text, so
+// that nothing changes a value silently: an integer beyond ±2^53 such as
+// 9007199254740993 or the int64 and uint64 maximums, more digits than a
+// float64 keeps, or a magnitude beyond float64's range. DecodeConfig takes
+// both and puts either into an integer field exactly; a plugin reading the
+// raw config handles json.Number where it takes large numbers.
 type Builder interface {
 	Prepare(config interface{}) error
 	Run(ctx context.Context, build Build, ui Ui) error
@@ -65,8 +73,8 @@ type builderServer struct {
 }
 
 func (s *builderServer) Prepare(a prepareArgs, r *errReply) (err error) {
-	var config interface{}
-	if err := json.Unmarshal(a.Config, &config); err != nil {
+	config, err := decodeJSON(a.Config)
+	if err != nil {
 		return fmt.Errorf("Builder.Prepare: decoding config: %v", err)
 	}
 	defer rpcx.Recover("Builder.Prepare", &r.Err)

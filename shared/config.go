@@ -30,6 +30,8 @@ import (
 //
 //   - a key that matches no field is an error (declare a field for keys
 //     such as "type" or "name" that a template carries for the host);
+//   - keys that differ only in case and so match one field ("Timeout"
+//     and "timeout") are an error naming both, not a silent last-wins;
 //   - a number must fit the field: 20.5 is not an int, 300 is not an
 //     int8, -1 is not a uint;
 //   - an array must have exactly as many elements as a Go array field;
@@ -70,9 +72,9 @@ func DecodeConfig(config any, v any) error {
 		if err != nil {
 			return fmt.Errorf("shared.DecodeConfig: %w: config of type %T: %v", ErrConfigNotJSON, config, err)
 		}
-		config = nil
-		if err := json.Unmarshal(raw, &config); err != nil {
-			return fmt.Errorf("shared.DecodeConfig: re-reading the JSON encoding of a %T: %v", config, err)
+		given := config
+		if config, err = decodeJSON(raw); err != nil {
+			return fmt.Errorf("shared.DecodeConfig: re-reading the JSON encoding of a %T: %v", given, err)
 		}
 	}
 	var d decoder
@@ -349,11 +351,30 @@ func (d *decoder) object(path string, src any, dst reflect.Value) {
 		return
 	}
 	fields := structFields(dst.Type())
-	for _, key := range sortedKeys(m) {
+	keys := sortedKeys(m)
+	// Keys that differ only in case ("Timeout", "timeout") can name one
+	// field: which wins would be an accident of order, so neither does.
+	keysOf := map[*field][]string{}
+	for _, key := range keys {
+		if f := lookupField(fields, key); f != nil {
+			keysOf[f] = append(keysOf[f], key)
+		}
+	}
+	for _, key := range keys {
 		kp := keyPath(path, key)
 		f := lookupField(fields, key)
 		if f == nil {
 			d.fail(kp, "unknown key%s", suggest(fields, key))
+			continue
+		}
+		if same := keysOf[f]; len(same) > 1 {
+			if key == same[0] {
+				quoted := make([]string, len(same))
+				for i, k := range same {
+					quoted[i] = wire.Quote(k)
+				}
+				d.fail(kp, "keys %s set the same field %q (keys match it regardless of case): keep one", strings.Join(quoted, " and "), f.name)
+			}
 			continue
 		}
 		fv, err := fieldByIndex(dst, f.index)
@@ -364,8 +385,8 @@ func (d *decoder) object(path string, src any, dst reflect.Value) {
 		val := m[key]
 		if s, isString := val.(string); f.quoted && isString {
 			// ",string": the value is JSON text inside a string.
-			var inner any
-			if err := json.Unmarshal([]byte(s), &inner); err != nil {
+			inner, err := decodeJSON([]byte(s))
+			if err != nil {
 				d.fail(kp, "want a quoted JSON value, got %s", describe(val))
 				continue
 			}

@@ -3,6 +3,7 @@ package shared_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net"
 	"reflect"
 	"strings"
@@ -282,5 +283,32 @@ func TestDecodeConfigManyErrors(t *testing.T) {
 	msg := err.Error()
 	if !strings.HasSuffix(msg, "; and 2 more") || strings.Contains(msg, "\n") || strings.Contains(msg, "k: ") {
 		t.Fatalf("error text %q", msg)
+	}
+}
+
+// Go integers given directly cross DecodeConfig's JSON re-encoding
+// exactly, ",string" fields too; keys that differ only in case and name
+// one field are reported, both names, and neither sets it.
+func TestDecodeConfigExactAndCase(t *testing.T) {
+	var n numbers
+	err := shared.DecodeConfig(map[string]any{"i64": int64(math.MaxInt64), "u64": uint64(math.MaxUint64), "i": int64(math.MinInt64)}, &n)
+	if err != nil || n.I64 != math.MaxInt64 || n.U64 != math.MaxUint64 || n.I != math.MinInt64 {
+		t.Errorf("Go integers at their extremes: %+v, %v", n, err)
+	}
+	type quoted struct {
+		Big int64 `json:"big,string"`
+	}
+	var q quoted
+	if err := shared.DecodeConfig(map[string]any{"big": "9007199254740993"}, &q); err != nil || q.Big != 9007199254740993 {
+		t.Errorf(`",string" 2^53+1: %+v, %v`, q, err)
+	}
+	n = numbers{I: 7}
+	err = shared.DecodeConfig(map[string]any{"I": 1.0, "i": 2.0, "u8": 3.0}, &n)
+	want := `I: keys "I" and "i" set the same field "i" (keys match it regardless of case): keep one`
+	if err == nil || err.Error() != want {
+		t.Errorf("keys differing in case: %v, want %q", err, want)
+	}
+	if n.I != 7 || n.U8 != 3 {
+		t.Errorf("keys differing in case set the field, or stopped the others: %+v", n)
 	}
 }

@@ -39,6 +39,7 @@ func (c *Client) Dispense(name string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.plugins.setHook(c.callErr)
 	raw, err := c.plugins.dispense(rpcClient, name)
 	if err != nil {
 		if serr := c.answerErr(); serr != nil {

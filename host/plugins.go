@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/internal/component"
+	"github.com/plugwire/plugwire/internal/rpcx"
 )
 
 // pluginTable is a Client's own copy of Config.Plugins, the map go-plugin's
@@ -21,12 +22,43 @@ import (
 // without a lock, so it is written only under mu held for writing and read
 // by Dispense only under mu held for reading.
 type pluginTable struct {
-	mu sync.RWMutex
-	m  map[string]plugin.Plugin
+	mu   sync.RWMutex
+	m    map[string]plugin.Plugin
+	hook func(error) error // the Client's callErr, set by Dispense
 }
 
+// newPluginTable copies m. The contracts of package contract in it make
+// clients that report a call without an answer through the Client's
+// callErr, as its own Builder and Command do.
 func newPluginTable(m map[string]plugin.Plugin) *pluginTable {
-	return &pluginTable{m: maps.Clone(m)}
+	t := &pluginTable{m: maps.Clone(m)}
+	for name, p := range t.m {
+		if _, ok := p.(rpcx.HookedPlugin); ok {
+			t.m[name] = hookedPlugin{Plugin: p, t: t}
+		}
+	}
+	return t
+}
+
+// setHook sets the hook hooked plugins' clients get.
+func (t *pluginTable) setHook(hook func(error) error) {
+	t.mu.Lock()
+	if t.hook == nil {
+		t.hook = hook
+	}
+	t.mu.Unlock()
+}
+
+// hookedPlugin is a contract's Plugin whose clients report the failures
+// of their calls through the table's hook. go-plugin calls Client while
+// Dispense holds the table's read lock.
+type hookedPlugin struct {
+	plugin.Plugin
+	t *pluginTable
+}
+
+func (h hookedPlugin) Client(b *plugin.MuxBroker, c *rpc.Client) (any, error) {
+	return h.Plugin.(rpcx.HookedPlugin).ClientWithHook(b, c, h.t.hook)
 }
 
 // lookup returns the Plugin that dispenses name, adding the entry for a

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire/contract"
 	"github.com/plugwire/plugwire/internal/muxconn"
 	"github.com/plugwire/plugwire/internal/rpcconn"
 	"github.com/plugwire/plugwire/internal/wire"
@@ -223,3 +224,19 @@ func (c checked) Server(b *plugin.MuxBroker) (any, error) {
 	}
 	return impl, nil
 }
+
+// Contract serves impl, an implementation of c's interface, in the test's
+// process as a plugin serves it, and returns the T a host would get for
+// it: every call crosses the real wire (arguments, errors, callbacks,
+// streams, cancellation), as in production.
+func Contract[T any](t testing.TB, c *contract.Contract[T], impl T) T {
+	t.Helper()
+	if any(impl) == nil {
+		t.Fatalf("plugwiretest.Contract: the %s is nil", c.Name())
+	}
+	raw := Dispense(t, map[string]plugin.Plugin{contractKind: c.Plugin(impl)}, contractKind)
+	return raw.(T)
+}
+
+// contractKind is the name Contract serves its implementation under.
+const contractKind = "contract"

@@ -79,3 +79,30 @@ type CliReply struct {
 	Code int
 	Err  *Error
 }
+
+// CallArgs are the arguments of a contract method called through package
+// contract: the method's name, the call's id and deadline as in RunArgs,
+// the ids of the streams its callback and stream arguments use (taken
+// before anything else, so that no offer is left waiting), and the
+// arguments, encoded.
+type CallArgs struct {
+	Method   string
+	CallID   uint64
+	Deadline time.Time
+	Conns    []ConnID
+	Args     []byte
+}
+
+// ConnID is a MuxBroker stream an argument or a result uses: a callback
+// object served on it, or a byte stream.
+type ConnID struct {
+	ID     uint32
+	Stream bool // a byte stream, not a callback object
+}
+
+// CallReply is the reply of a contract method called through package
+// contract: its results, encoded, and its error.
+type CallReply struct {
+	Results []byte
+	Err     *Error
+}

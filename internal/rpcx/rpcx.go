@@ -37,14 +37,29 @@ var ErrPanic = errors.New("the other side's method panicked")
 type Error struct {
 	Msg  string
 	Kind uint8
+	// Is holds the texts of the sentinels of the method's contract that
+	// err matched with errors.Is (see EncodeErrorIn).
+	Is []string
 }
 
 // EncodeError turns err into its wire form; nil stays nil.
 func EncodeError(err error) *Error {
+	return EncodeErrorIn(err, nil)
+}
+
+// EncodeErrorIn is EncodeError for a contract whose sentinel errors are
+// sentinels: the ones err matches cross by their text, so that ErrIn on
+// the other side makes errors.Is hold for the same sentinels there.
+func EncodeErrorIn(err error, sentinels []error) *Error {
 	if err == nil {
 		return nil
 	}
 	e := &Error{Msg: err.Error()}
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			e.Is = append(e.Is, s.Error())
+		}
+	}
 	switch {
 	case errors.Is(err, context.Canceled):
 		e.Kind = kindCanceled
@@ -61,29 +76,49 @@ func EncodeError(err error) *Error {
 // for it, and errors.Is matches only what its kind says (a context's error
 // or ErrPanic), never a transport error such as io.EOF.
 func (e *Error) Err() error {
+	return e.ErrIn(nil)
+}
+
+// ErrIn is Err for a contract whose sentinel errors are sentinels: the
+// error also wraps those of them whose text e.Is names.
+func (e *Error) ErrIn(sentinels []error) error {
 	if e == nil {
 		return nil
 	}
-	r := &remoteError{msg: e.Msg}
+	r := &RemoteError{msg: e.Msg}
 	switch e.Kind {
 	case kindCanceled:
-		r.is = context.Canceled
+		r.is = append(r.is, context.Canceled)
 	case kindDeadline:
-		r.is = context.DeadlineExceeded
+		r.is = append(r.is, context.DeadlineExceeded)
 	case kindPanic:
-		r.is = ErrPanic
+		r.is = append(r.is, ErrPanic)
+	}
+	for _, text := range e.Is {
+		for _, s := range sentinels {
+			if s.Error() == text {
+				r.is = append(r.is, s)
+				break
+			}
+		}
 	}
 	return r
 }
 
-// remoteError is an error returned by the other side.
-type remoteError struct {
+// RemoteError is an error the other side returned: a value, whatever it
+// says or wraps, never a failure of the connection. Its text is the
+// original's; errors.Is holds for context.Canceled, DeadlineExceeded,
+// ErrPanic and the contract's sentinels when it held where it was made.
+type RemoteError struct {
 	msg string
-	is  error
+	is  []error
 }
 
-func (e *remoteError) Error() string { return e.msg }
-func (e *remoteError) Unwrap() error { return e.is }
+// Error returns the text of the error as the other side made it.
+func (e *RemoteError) Error() string { return e.msg }
+
+// Unwrap returns the well-known errors e stands for.
+func (e *RemoteError) Unwrap() []error { return e.is }
 
 // IsRemote reports whether err is, or wraps, an error the other side
 // returned: from a method's result (remoteError) or from net/rpc's server
@@ -91,7 +126,7 @@ func (e *remoteError) Unwrap() error { return e.is }
 // failures, such as a callback stream that never came). Such an error says
 // nothing about the connection, whatever it wraps or says.
 func IsRemote(err error) bool {
-	var r *remoteError
+	var r *RemoteError
 	var s rpc.ServerError
 	return errors.As(err, &r) || errors.As(err, &s)
 }
@@ -147,7 +182,16 @@ func Offer(b *plugin.MuxBroker, v any, onEnd func()) uint32 {
 	if v == nil {
 		return 0
 	}
-	id := b.NextId() | offerIDBit
+	id := NewID(b)
+	OfferAs(b, id, v, onEnd)
+	return id
+}
+
+// NewID returns a fresh id for a stream this side offers (OfferAs, Dial).
+func NewID(b *plugin.MuxBroker) uint32 { return b.NextId() | offerIDBit }
+
+// OfferAs is Offer under an id from NewID.
+func OfferAs(b *plugin.MuxBroker, id uint32, v any, onEnd func()) {
 	go func() {
 		if onEnd != nil {
 			defer onEnd()
@@ -163,7 +207,6 @@ func Offer(b *plugin.MuxBroker, v any, onEnd func()) uint32 {
 		}
 		srv.ServeConn(conn)
 	}()
-	return id
 }
 
 // Take accepts the stream the other side offered as id and returns a net/rpc
@@ -203,4 +246,11 @@ func Logger() hclog.Logger {
 		JSONFormat: true,
 		Level:      hclog.Trace,
 	})
+}
+
+// HookedPlugin is a plugin.Plugin (package contract's) whose clients pass
+// the error of every call that failed without an answer through hook: a
+// host turns those into errors wrapping its ErrProcessExited.
+type HookedPlugin interface {
+	ClientWithHook(b *plugin.MuxBroker, c *rpc.Client, hook func(error) error) (any, error)
 }

@@ -1,0 +1,344 @@
+package contract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/rpc"
+	"reflect"
+	"sync"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire/internal/rpcx"
+)
+
+// peer is one side of one connection: what the clients and servers of the
+// contracts dispensed on it share.
+type peer struct {
+	broker *plugin.MuxBroker
+	sess   *rpcx.Session     // the plugin's, which ends its calls at hang-up; nil on a host
+	hook   func(error) error // a host's: for errors of calls that got no answer
+	decode func([]byte, any) error
+}
+
+// Client is the caller's side of a contract object: what a contract's
+// client type holds and calls through, one line per method (see New).
+// A Client is safe for concurrent use.
+type Client struct {
+	d    *desc
+	rpc  *rpc.Client
+	peer *peer
+	ids  rpcx.IDs
+
+	mu       sync.Mutex
+	released bool
+}
+
+// Call calls method (a method of the contract's interface, by name) with
+// args, the method's own arguments, a context.Context first when it takes
+// one. It is for a method whose only result is an error, or none; Call1
+// and Call2 are for one or two results besides the error.
+//
+// The error is the method's own (a *RemoteError), or the failure of the
+// call itself: a wrong argument, a callback used after its method returned
+// (ErrReleased), the end of the connection (on a host, an error wrapping
+// host.ErrProcessExited), or the failure of the caller's own io.Reader or
+// io.Writer argument when the method itself returned nil. A method whose
+// interface has no error result cannot return that error: its client line
+// decides what it returns instead (as shared.Command.Run returns 1).
+func (c *Client) Call(method string, args ...any) error {
+	return c.call(method, args, nil)
+}
+
+// Call1 is Call for a method with one result besides the error (or one
+// result alone): it returns the result, the zero R when the call fails.
+func Call1[R any](c *Client, method string, args ...any) (R, error) {
+	var r R
+	err := c.call(method, args, []any{&r})
+	return r, err
+}
+
+// Call2 is Call for a method with two results besides the error.
+func Call2[R1, R2 any](c *Client, method string, args ...any) (R1, R2, error) {
+	var r1 R1
+	var r2 R2
+	err := c.call(method, args, []any{&r1, &r2})
+	return r1, r2, err
+}
+
+func (c *Client) isReleased() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.released
+}
+
+// release ends a callback client: its method has returned.
+func (c *Client) release() {
+	c.mu.Lock()
+	c.released = true
+	c.mu.Unlock()
+	_ = c.rpc.Close()
+}
+
+func (c *Client) call(name string, args []any, results []any) error {
+	m := c.d.methods[name]
+	if m == nil {
+		return fmt.Errorf("contract: %s has no method %q", c.d.name, name)
+	}
+	ctx := context.Background()
+	if m.hasCtx {
+		if len(args) > 0 {
+			ctx, _ = args[0].(context.Context)
+		}
+		if ctx == nil {
+			return fmt.Errorf("%s: the first argument must be a non-nil context.Context", m.full)
+		}
+		args = args[1:]
+	}
+	if len(args) != len(m.in) {
+		return fmt.Errorf("%s: called with %d arguments, the method takes %d", m.full, len(args), len(m.in))
+	}
+	if len(results) != len(m.out) {
+		return fmt.Errorf("%s: called for %d results, the method has %d", m.full, len(results), len(m.out))
+	}
+	if c.isReleased() {
+		return fmt.Errorf("%s: %w", m.full, ErrReleased)
+	}
+	a := rpcx.CallArgs{Method: name, Deadline: rpcx.Deadline(ctx)}
+	var st callState
+	var err error
+	a.Args, err = c.encodeArgs(m, args, &a, &st)
+	if err != nil {
+		return err
+	}
+	st.start(c.peer)
+	stop := context.AfterFunc(ctx, st.stop)
+	var r rpcx.CallReply
+	if m.hasCtx || len(st.streams) > 0 {
+		a.CallID = c.ids.Next()
+		err = rpcx.Call(ctx, c.rpc, "Plugin.Call", a.CallID, a, &r)
+	} else {
+		err = c.rpc.Call("Plugin.Call", a, &r)
+	}
+	if err == nil {
+		st.waitWriters(ctx)
+	}
+	stop()
+	st.stop()
+	st.waitWriters(context.Background()) // no Write to them after Call returns
+	if err != nil {
+		return c.failed(m, err)
+	}
+	// Results are returned with the method's error, as io.Copy's count is.
+	derr := c.decodeResults(m, r.Results, results)
+	if err := r.Err.ErrIn(c.d.sentinels); err != nil {
+		return err
+	}
+	if err := st.localErr(); err != nil {
+		return fmt.Errorf("%s: %w", m.full, err)
+	}
+	return derr
+}
+
+// failed is the error of a call that got no answer.
+func (c *Client) failed(m *method, err error) error {
+	if errors.Is(err, rpc.ErrShutdown) && c.isReleased() {
+		return fmt.Errorf("%s: %w", m.full, ErrReleased)
+	}
+	err = fmt.Errorf("%s: %w", m.full, err)
+	if c.peer.hook != nil && !rpcx.IsRemote(err) {
+		err = c.peer.hook(err)
+	}
+	return err
+}
+
+// callState is what a call offers the other side: callback objects and
+// streams, started once the arguments are all encoded.
+type callState struct {
+	offers  []offer
+	streams []*outStream
+}
+
+type offer struct {
+	id  uint32
+	srv *server
+}
+
+func (st *callState) start(p *peer) {
+	for _, o := range st.offers {
+		rpcx.OfferAs(p.broker, o.id, o.srv, o.srv.cancels.EndAll)
+	}
+	for _, s := range st.streams {
+		s.start(p.broker)
+	}
+}
+
+func (st *callState) stop() {
+	for _, s := range st.streams {
+		s.stop()
+	}
+}
+
+// waitWriters waits until what the method wrote to the caller's writers
+// has been written to them, or ctx ends. A stream whose Dial never
+// succeeded ends within MuxBroker's accept window.
+func (st *callState) waitWriters(ctx context.Context) {
+	for _, s := range st.streams {
+		if s.w == nil {
+			continue
+		}
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (st *callState) localErr() error {
+	for _, s := range st.streams {
+		if err := s.err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Client) encodeArgs(m *method, args []any, a *rpcx.CallArgs, st *callState) ([]byte, error) {
+	enc := newEncoder()
+	for i, p := range m.in {
+		v, err := valueOf(m, i, p, args[i])
+		if err != nil {
+			return nil, err
+		}
+		switch p.kind {
+		case kindCallback:
+			var id uint32
+			if !isNil(v) {
+				srv, err := offerServer(c.peer, p.t, v)
+				if err != nil {
+					return nil, fmt.Errorf("%s: argument %d: %v", m.full, i+1, err)
+				}
+				id = rpcx.NewID(c.peer.broker)
+				st.offers = append(st.offers, offer{id, srv})
+				a.Conns = append(a.Conns, rpcx.ConnID{ID: id})
+			}
+			err = enc.id(id)
+		case kindReader, kindWriter:
+			var id uint32
+			if !isNil(v) {
+				id = rpcx.NewID(c.peer.broker)
+				s := &outStream{id: id, sentinels: c.d.sentinels}
+				if p.kind == kindReader {
+					s.r = v.Interface().(interface{ Read([]byte) (int, error) })
+				} else {
+					s.w = v.Interface().(interface{ Write([]byte) (int, error) })
+				}
+				st.streams = append(st.streams, s)
+				a.Conns = append(a.Conns, rpcx.ConnID{ID: id, Stream: true})
+			}
+			err = enc.id(id)
+		default:
+			err = enc.value(p, v)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: argument %d: %w", m.full, i+1, err)
+		}
+	}
+	return enc.buf.Bytes(), nil
+}
+
+// offerServer returns the server for v, a callback argument or result of
+// contract type t.
+func offerServer(p *peer, t reflect.Type, v reflect.Value) (*server, error) {
+	d := lookup(t)
+	if d == nil {
+		return nil, fmt.Errorf("%v is an interface but not a contract (make it one with contract.New)", t)
+	}
+	return newServer(d, v, p), nil
+}
+
+func (c *Client) decodeResults(m *method, b []byte, results []any) error {
+	dec := newDecoder(b)
+	for i, p := range m.out {
+		var v reflect.Value
+		var err error
+		if p.kind == kindCallback {
+			v, err = takeCallback(c.peer, p.t, dec, nil)
+		} else {
+			v, err = dec.value(p, c.peer.jsonDecode())
+		}
+		if err != nil {
+			return fmt.Errorf("%s: result %d: %v", m.full, i+1, err)
+		}
+		reflect.ValueOf(results[i]).Elem().Set(v)
+	}
+	return nil
+}
+
+func (p *peer) jsonDecode() func([]byte, any) error {
+	if p.decode != nil {
+		return p.decode
+	}
+	return jsonDecode
+}
+
+// takeCallback reads a callback's id and returns its client as a value of
+// contract type t (nil for id 0). With rel, the client ends when rel is
+// released; without, when the connection does.
+func takeCallback(p *peer, t reflect.Type, dec *decoder, rel *releaser) (reflect.Value, error) {
+	id, err := dec.id()
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	if id == 0 {
+		return reflect.Zero(t), nil
+	}
+	cl, err := rpcx.Take(p.broker, id)
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	return clientValue(p, t, cl, rel)
+}
+
+// clientValue makes the contract client for cl.
+func clientValue(p *peer, t reflect.Type, cl *rpc.Client, rel *releaser) (reflect.Value, error) {
+	d := lookup(t)
+	if d == nil {
+		_ = cl.Close()
+		return reflect.Value{}, fmt.Errorf("%v is not a contract on this side", t)
+	}
+	c := &Client{d: d, rpc: cl, peer: p}
+	if rel != nil {
+		rel.add(c)
+	}
+	v := reflect.ValueOf(d.newClient(c))
+	if !v.IsValid() || !v.Type().Implements(t) {
+		return reflect.Value{}, fmt.Errorf("the client function of contract %s returned a %v, not a %v", d.name, v.Type(), t)
+	}
+	out := reflect.New(t).Elem()
+	out.Set(v)
+	return out, nil
+}
+
+// releaser ends the callback clients a method took when it returns.
+type releaser struct {
+	mu      sync.Mutex
+	clients []*Client
+}
+
+func (r *releaser) add(c *Client) {
+	r.mu.Lock()
+	r.clients = append(r.clients, c)
+	r.mu.Unlock()
+}
+
+func (r *releaser) release() {
+	r.mu.Lock()
+	cs := r.clients
+	r.clients = nil
+	r.mu.Unlock()
+	for _, c := range cs {
+		c.release()
+	}
+}

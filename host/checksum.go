@@ -39,35 +39,46 @@ const maxSidecar = 4096
 // required, or when the file has no stable stamp) and the checksum ("" when
 // there is no sidecar).
 func checkSidecar(path string, required bool) (*verified, string, error) {
-	side := path + SidecarSuffix
-	f, err := os.Open(side)
-	if errors.Is(err, fs.ErrNotExist) {
-		if required {
-			return nil, "", fmt.Errorf("host: %s: %w %s, and checksums are required", path, ErrNoChecksum, side)
-		}
-		return nil, "", nil
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("host: reading checksum file: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSidecar))
-	if err != nil {
-		return nil, "", fmt.Errorf("host: reading checksum file: %w", err)
-	}
-	fields := strings.Fields(string(b))
-	if len(fields) == 0 {
-		return nil, "", reasonErr{fmt.Sprintf("host: checksum file %s is empty", side), ErrChecksum}
-	}
-	want, err := parseSHA256(fields[0])
-	if err != nil {
-		return nil, "", reasonErr{fmt.Sprintf("host: checksum file %s: %v", side, err), ErrChecksum}
+	want, side, err := readSidecar(path, required)
+	if want == nil || err != nil {
+		return nil, "", err
 	}
 	v, err := checkSHA256(path, want)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w (from %s)", err, side)
 	}
 	return v, hex.EncodeToString(want), nil
+}
+
+// readSidecar returns the SHA-256 the sidecar file of the binary at path
+// holds, and the sidecar's name; nil when there is none and none is
+// required.
+func readSidecar(path string, required bool) (want []byte, side string, err error) {
+	side = path + SidecarSuffix
+	f, err := os.Open(side)
+	if errors.Is(err, fs.ErrNotExist) {
+		if required {
+			return nil, side, fmt.Errorf("host: %s: %w %s, and checksums are required", path, ErrNoChecksum, side)
+		}
+		return nil, side, nil
+	}
+	if err != nil {
+		return nil, side, fmt.Errorf("host: reading checksum file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSidecar))
+	if err != nil {
+		return nil, side, fmt.Errorf("host: reading checksum file: %w", err)
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return nil, side, reasonErr{fmt.Sprintf("host: checksum file %s is empty", side), ErrChecksum}
+	}
+	want, err = parseSHA256(fields[0])
+	if err != nil {
+		return nil, side, reasonErr{fmt.Sprintf("host: checksum file %s: %v", side, err), ErrChecksum}
+	}
+	return want, side, nil
 }
 
 // parseSHA256 decodes a hex SHA-256.
@@ -143,7 +154,7 @@ func checkSHA256At(path string, want []byte, now time.Time) (*verified, error) {
 		return nil, fmt.Errorf("host: checking the SHA-256 of %s: %w", path, err)
 	}
 	if got := h.Sum(nil); !bytes.Equal(got, want) {
-		return nil, fmt.Errorf("host: %s: %w: its SHA-256 is %x, want %x", path, ErrChecksum, got, want)
+		return nil, sumMismatch(path, got, want)
 	}
 	after, err := f.Stat()
 	if err != nil {
@@ -155,6 +166,12 @@ func checkSHA256At(path string, want []byte, now time.Time) (*verified, error) {
 		return nil, nil
 	}
 	return &verified{path: path, sum: want, stamp: st1}, nil
+}
+
+// sumMismatch is the error of a file at path whose SHA-256 is got, not
+// want.
+func sumMismatch(path string, got, want []byte) error {
+	return fmt.Errorf("host: %s: %w: its SHA-256 is %x, want %x", path, ErrChecksum, got, want)
 }
 
 // checkConfigSum checks the binary Config.Cmd names against

@@ -84,20 +84,30 @@ func describe(ctx context.Context, path string, timeout time.Duration, requireSu
 	if err != nil {
 		return nil, nil, err
 	}
-	cd, err := component.Parse(out)
+	d, err := parseDescription(path, out)
 	if err != nil {
-		return nil, nil, notPlugin(path, err.Error())
-	}
-	if cd.Version != "" {
-		if _, err := version.NewSemver(cd.Version); err != nil {
-			return nil, nil, notPlugin(path, "version "+wire.Quote(cd.Version)+" is not a semantic version")
-		}
+		return nil, nil, err
 	}
 	var ss *sidecarSum
 	if sum != "" {
 		ss = &sidecarSum{hex: sum, verified: v}
 	}
-	return &Description{Path: path, Version: cd.Version, Protocol: cd.Protocol, Components: cd.Components}, ss, nil
+	return d, ss, nil
+}
+
+// parseDescription is the description out, the stdout of the binary at
+// path run with "describe", says.
+func parseDescription(path string, out []byte) (*Description, error) {
+	cd, err := component.Parse(out)
+	if err != nil {
+		return nil, notPlugin(path, err.Error())
+	}
+	if cd.Version != "" {
+		if _, err := version.NewSemver(cd.Version); err != nil {
+			return nil, notPlugin(path, "version "+wire.Quote(cd.Version)+" is not a semantic version")
+		}
+	}
+	return &Description{Path: path, Version: cd.Version, Protocol: cd.Protocol, Components: cd.Components}, nil
 }
 
 // describeError is a failed describe: its text, and the sentinels it
@@ -230,7 +240,7 @@ func runDescribeOnce(ctx context.Context, path string, timeout time.Duration) ([
 	case err == nil:
 		return stdout.Bytes(), nil
 	case context.Cause(ctx) == errDescribeTimeout:
-		return nil, notPlugin(path, fmt.Sprintf("no answer within %v%s%s; not a plugwire plugin?", timeout, stdoutSoFar(stdout.Bytes()), stderrTail(stderr.Bytes())))
+		return nil, notPlugin(path, fmt.Sprintf("no answer within %v%s%s; not a plugwire plugin?", timeout, stdoutSoFar(stdout.Bytes()), stderrTail(stderr.Bytes())), errDescribeTimeout)
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("host: %s describe: %w", path, ctx.Err())
 	case errors.As(err, &ee):

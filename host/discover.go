@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-version"
 	"github.com/plugwire/plugwire/internal/component"
 	"github.com/plugwire/plugwire/internal/wire"
@@ -33,6 +34,25 @@ type DiscoverOptions struct {
 	// Parallel bounds how many binaries are described at once. Zero means
 	// four per CPU.
 	Parallel int
+
+	// CacheDir is the directory of the describe cache, which remembers
+	// what each binary described (or why it failed to), and the SHA-256
+	// a sidecar check computed, for as long as the file keeps its identity
+	// (device, inode, size, modification and change times): a binary
+	// replaced, rewritten, touched or moved is described again. Empty
+	// means "plugwire" in os.UserCacheDir(). The cache is never a source
+	// of failure: one that cannot be read or written is ignored, and said
+	// so in one Debug line on Logger. A start still checks the binary
+	// against its checksum. See docs/discovery.md.
+	CacheDir string
+
+	// NoCache turns the describe cache off: every binary is described,
+	// and hashed when it has a sidecar, on every Discover.
+	NoCache bool
+
+	// Logger gets Discover's Debug line about a describe cache it could
+	// not use. Nil means none.
+	Logger hclog.Logger
 
 	// goos is the operating system whose file naming applies; tests set
 	// it to check Windows naming on any system.
@@ -57,6 +77,11 @@ func Discover(ctx context.Context, prefix string, dirs ...string) (*Catalog, err
 // missing when required, is skipped with a reason (Catalog.Skipped); so is
 // a directory that cannot be read. The error is for a bad prefix and for
 // ctx ending.
+//
+// What a binary described, or why it failed to, is remembered in a cache
+// (see DiscoverOptions.CacheDir) until the file changes: a binary that
+// hangs costs its DescribeTimeout once, not on every Discover, and its
+// Skipped.Reason says that it was remembered.
 func (o DiscoverOptions) Discover(ctx context.Context, prefix string, dirs ...string) (*Catalog, error) {
 	if strings.ContainsAny(prefix, `/\`) {
 		return nil, fmt.Errorf("host: Discover: prefix %s contains a path separator", wire.Quote(prefix))
@@ -75,6 +100,7 @@ func (o DiscoverOptions) Discover(ctx context.Context, prefix string, dirs ...st
 		parallel = 4 * runtime.NumCPU()
 	}
 
+	cache := o.openCache()
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	for i := range cands {
@@ -88,12 +114,16 @@ func (o DiscoverOptions) Discover(ctx context.Context, prefix string, dirs ...st
 				return
 			}
 			defer func() { <-sem }()
-			cands[i].describe(ctx, timeout, o.RequireChecksum)
+			cands[i].describe(ctx, timeout, o.RequireChecksum, cache)
 		}()
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("host: Discover: %w", err)
+	}
+	if cache != nil {
+		cache.save(cands)
+		cache.log(o.Logger)
 	}
 
 	cat := &Catalog{skipped: skipped}
@@ -112,8 +142,11 @@ func (o DiscoverOptions) Discover(ctx context.Context, prefix string, dirs ...st
 // candidate is a binary whose name makes it a plugin.
 type candidate struct {
 	path    string
-	plugin  string // its name after the prefix, without version or .exe
-	fileVer string // the version in its name, or ""
+	abs     string      // its absolute path: the cache's key; "" when unknown
+	fi      os.FileInfo // what os.Stat said of it
+	rec     *cacheEntry // what describing it learnt, for the cache
+	plugin  string      // its name after the prefix, without version or .exe
+	fileVer string      // the version in its name, or ""
 	desc    *Description
 	sum     *sidecarSum // nil without a sidecar
 	err     error       // why it is skipped
@@ -144,21 +177,26 @@ func findCandidates(goos, prefix string, dirs []string) ([]candidate, []Skipped)
 				continue
 			}
 			path := filepath.Join(dir, e.Name())
-			if abs, err := filepath.Abs(path); err == nil {
+			abs, err := filepath.Abs(path)
+			if err == nil {
 				if seen[abs] {
 					continue
 				}
 				seen[abs] = true
+			} else {
+				abs = ""
 			}
-			c := candidate{path: path, plugin: base[len(prefix):]}
+			c := candidate{path: path, abs: abs, plugin: base[len(prefix):]}
 			if m := fileVersion.FindStringSubmatchIndex(c.plugin); m != nil {
 				c.fileVer = c.plugin[m[2]:m[3]]
 				c.plugin = c.plugin[:m[0]]
 			}
-			if err := checkCandidate(goos, path, c.plugin); err != nil {
+			fi, err := checkCandidate(goos, path, c.plugin)
+			if err != nil {
 				skipped = append(skipped, skip(path, err))
 				continue
 			}
+			c.fi = fi
 			cands = append(cands, c)
 		}
 	}
@@ -182,25 +220,25 @@ func binaryBase(goos, name string) (string, bool) {
 	return name, true
 }
 
-// checkCandidate returns why the file at path cannot be the plugin named
-// plugin, or nil.
-func checkCandidate(goos, path, plugin string) error {
+// checkCandidate returns the file at path, or why it cannot be the plugin
+// named plugin.
+func checkCandidate(goos, path, plugin string) (os.FileInfo, error) {
 	if plugin == "" {
-		return reasonErr{"no plugin name after the prefix", ErrBadName}
+		return nil, reasonErr{"no plugin name after the prefix", ErrBadName}
 	}
 	if err := component.CheckName(plugin); err != nil {
-		return reasonErr{"plugin " + err.Error(), ErrBadName}
+		return nil, reasonErr{"plugin " + err.Error(), ErrBadName}
 	}
 	fi, err := os.Stat(path)
 	switch {
 	case err != nil:
-		return err
+		return nil, err
 	case !fi.Mode().IsRegular():
-		return reasonErr{"not a regular file", nil}
+		return nil, reasonErr{"not a regular file", nil}
 	case goos != "windows" && fi.Mode().Perm()&0o111 == 0:
-		return reasonErr{"not executable", fs.ErrPermission}
+		return nil, reasonErr{"not executable", fs.ErrPermission}
 	}
-	return nil
+	return fi, nil
 }
 
 // reasonErr is a skip reason whose text is not its cause's: the cause is
@@ -213,10 +251,17 @@ type reasonErr struct {
 func (e reasonErr) Error() string { return e.reason }
 func (e reasonErr) Unwrap() error { return e.cause }
 
-// describe describes the candidate and checks what it says against its
-// name and this host.
-func (c *candidate) describe(ctx context.Context, timeout time.Duration, requireSum bool) {
-	d, sum, err := describe(ctx, c.path, timeout, requireSum)
+// describe describes the candidate, through the cache unless it is nil,
+// and checks what it says against its name and this host.
+func (c *candidate) describe(ctx context.Context, timeout time.Duration, requireSum bool, cache *describeCache) {
+	var d *Description
+	var sum *sidecarSum
+	var err error
+	if cache != nil {
+		d, sum, err = cache.describe(ctx, c, timeout, requireSum)
+	} else {
+		d, sum, err = describe(ctx, c.path, timeout, requireSum)
+	}
 	if err != nil {
 		c.err = err
 		return

@@ -35,6 +35,10 @@ func TestMain(m *testing.M) {
 		panic("building the examples: " + err.Error())
 	}
 	binDir = dir
+	// The hosts these tests run keep their describe cache here, not in
+	// the user's cache directory.
+	_ = os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
+	_ = os.Setenv("HOME", dir)
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)

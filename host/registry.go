@@ -15,6 +15,7 @@ type clientSet struct {
 	mu      sync.Mutex
 	gen     uint64 // how many times CleanupClients has run
 	clients map[*Client]struct{}
+	sups    map[*Supervisor]struct{} // supervisors that started, until Kill
 }
 
 // generation is the number of CleanupClients calls so far. A client made
@@ -40,6 +41,25 @@ func (s *clientSet) enter(c *Client) bool {
 	return true
 }
 
+// enterSupervisor adds sup, unless CleanupClients ran since it was made.
+func (s *clientSet) enterSupervisor(sup *Supervisor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sup.gen != s.gen {
+		return
+	}
+	if s.sups == nil {
+		s.sups = make(map[*Supervisor]struct{})
+	}
+	s.sups[sup] = struct{}{}
+}
+
+func (s *clientSet) removeSupervisor(sup *Supervisor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sups, sup)
+}
+
 func (s *clientSet) remove(c *Client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -48,7 +68,8 @@ func (s *clientSet) remove(c *Client) {
 
 // CleanupClients kills every client created so far and not yet killed, in
 // parallel, and returns when all are gone: a plugin starting is stopped,
-// and a client not started yet will not start. Hosts call it on their way
+// and a client not started yet will not start. It ends every Supervisor
+// made so far as Supervisor.Kill does. Hosts call it on their way
 // out (defer it in main) so that no plugin outlives them. Clients created
 // after it returns work as usual.
 func CleanupClients() {
@@ -58,6 +79,10 @@ func CleanupClients() {
 	for c := range registry.clients {
 		clients = append(clients, c)
 	}
+	sups := make([]*Supervisor, 0, len(registry.sups))
+	for s := range registry.sups {
+		sups = append(sups, s)
+	}
 	registry.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, c := range clients {
@@ -65,6 +90,13 @@ func CleanupClients() {
 		go func() {
 			defer wg.Done()
 			c.Kill()
+		}()
+	}
+	for _, s := range sups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Kill()
 		}()
 	}
 	wg.Wait()

@@ -437,4 +437,3 @@ func TestDispenseSupervised(t *testing.T) {
 		}
 	}
 }
-

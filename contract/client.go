@@ -16,9 +16,7 @@ import (
 // contracts dispensed on it share.
 type peer struct {
 	broker *plugin.MuxBroker
-	sess   *rpcx.Session     // the plugin's, which ends its calls at hang-up; nil on a host
-	hook   func(error) error // a host's: for errors of calls that got no answer
-	decode func([]byte, any) error
+	sess   *rpcx.Session // the plugin's, which ends its calls at hang-up; nil on a host
 }
 
 // Client is the caller's side of a contract object: what a contract's
@@ -29,6 +27,11 @@ type Client struct {
 	rpc  *rpc.Client
 	peer *peer
 	ids  rpcx.IDs
+	rel  *releaser // what ends it, and the objects its methods return; nil: the connection
+	// hook, on a host, turns the errors of calls to the dispensed object
+	// that got no answer into errors wrapping host.ErrProcessExited. Not
+	// for callbacks: their stream ends with their method, not the plugin.
+	hook func(error) error
 
 	mu       sync.Mutex
 	released bool
@@ -146,8 +149,8 @@ func (c *Client) failed(m *method, err error) error {
 		return fmt.Errorf("%s: %w", m.full, ErrReleased)
 	}
 	err = fmt.Errorf("%s: %w", m.full, err)
-	if c.peer.hook != nil && !rpcx.IsRemote(err) {
-		err = c.peer.hook(err)
+	if c.hook != nil && !rpcx.IsRemote(err) {
+		err = c.hook(err)
 	}
 	return err
 }
@@ -264,9 +267,9 @@ func (c *Client) decodeResults(m *method, b []byte, results []any) error {
 		var v reflect.Value
 		var err error
 		if p.kind == kindCallback {
-			v, err = takeCallback(c.peer, p.t, dec, nil)
+			v, err = takeCallback(c.peer, p.t, dec, c.rel)
 		} else {
-			v, err = dec.value(p, c.peer.jsonDecode())
+			v, err = dec.value(p, c.d.decodeJSON)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: result %d: %v", m.full, i+1, err)
@@ -274,13 +277,6 @@ func (c *Client) decodeResults(m *method, b []byte, results []any) error {
 		reflect.ValueOf(results[i]).Elem().Set(v)
 	}
 	return nil
-}
-
-func (p *peer) jsonDecode() func([]byte, any) error {
-	if p.decode != nil {
-		return p.decode
-	}
-	return jsonDecode
 }
 
 // takeCallback reads a callback's id and returns its client as a value of
@@ -298,17 +294,17 @@ func takeCallback(p *peer, t reflect.Type, dec *decoder, rel *releaser) (reflect
 	if err != nil {
 		return reflect.Value{}, err
 	}
-	return clientValue(p, t, cl, rel)
+	return clientValue(p, t, cl, rel, nil)
 }
 
 // clientValue makes the contract client for cl.
-func clientValue(p *peer, t reflect.Type, cl *rpc.Client, rel *releaser) (reflect.Value, error) {
+func clientValue(p *peer, t reflect.Type, cl *rpc.Client, rel *releaser, hook func(error) error) (reflect.Value, error) {
 	d := lookup(t)
 	if d == nil {
 		_ = cl.Close()
 		return reflect.Value{}, fmt.Errorf("%v is not a contract on this side", t)
 	}
-	c := &Client{d: d, rpc: cl, peer: p}
+	c := &Client{d: d, rpc: cl, peer: p, rel: rel, hook: hook}
 	if rel != nil {
 		rel.add(c)
 	}

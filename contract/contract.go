@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sync"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/plugwire/plugwire/internal/rpcx"
 )
 
@@ -21,7 +22,24 @@ var (
 	// ErrEncoding is wrapped by the error of a call whose argument (or a
 	// method whose result) cannot cross the wire: gob or JSON refused it.
 	ErrEncoding = errors.New("value cannot cross the wire")
+
+	// ErrPanic is wrapped by the error a call returns when the method it
+	// called on the other side panicked (shared.ErrPanic is this error).
+	// The error's text keeps the panic value ("panic in Builder.Run:
+	// ..."); the stack goes to the log of the side that panicked (for a
+	// plugin, its stderr, which the host forwards). The plugin lives on.
+	ErrPanic = rpcx.ErrPanic
 )
+
+// IsRemote reports whether err is, or wraps, an error the other side
+// returned (a *RemoteError, or net/rpc's report of a call the other side
+// refused), rather than a failure of the call or the connection.
+func IsRemote(err error) bool { return rpcx.IsRemote(err) }
+
+// Logger returns the logger plugwire writes its own entries with in this
+// process: hclog JSON on stderr, which a plugwire host forwards into its
+// own log, level included.
+func Logger() hclog.Logger { return rpcx.Logger() }
 
 // RemoteError is the type of every error the other side's method
 // returned, told by type from a failure of the connection (which a host
@@ -46,6 +64,13 @@ type Option func(*desc)
 // unique among them.
 func Errors(sentinels ...error) Option {
 	return func(d *desc) { d.sentinels = append(d.sentinels, sentinels...) }
+}
+
+// DecodeJSON sets how the contract's values that cross as JSON are
+// decoded (into v, a pointer to the parameter's type); by default with
+// json.Unmarshal.
+func DecodeJSON(decode func(data []byte, v any) error) Option {
+	return func(d *desc) { d.decodeJSON = decode }
 }
 
 // New returns the Contract of T, which must be an interface, and registers
@@ -76,6 +101,7 @@ func New[T any](client func(c *Client) T, opts ...Option) *Contract[T] {
 		d.name = t.String()
 	}
 	d.newClient = func(c *Client) any { return client(c) }
+	d.decodeJSON = jsonDecode
 	for _, o := range opts {
 		o(d)
 	}
@@ -119,11 +145,12 @@ func lookup(t reflect.Type) *desc {
 
 // desc is a contract: its interface and methods.
 type desc struct {
-	typ       reflect.Type
-	name      string
-	methods   map[string]*method
-	sentinels []error
-	newClient func(*Client) any
+	typ        reflect.Type
+	name       string
+	methods    map[string]*method
+	sentinels  []error
+	newClient  func(*Client) any
+	decodeJSON func([]byte, any) error
 }
 
 // method is one method of a contract.

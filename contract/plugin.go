@@ -60,7 +60,7 @@ func (p *contractPlugin) Client(b *plugin.MuxBroker, c *rpc.Client) (any, error)
 // ClientWithHook is Client for a host that turns the errors of calls that
 // got no answer into its own (host.ErrProcessExited).
 func (p *contractPlugin) ClientWithHook(b *plugin.MuxBroker, c *rpc.Client, hook func(error) error) (any, error) {
-	v, err := clientValue(&peer{broker: b, hook: hook}, p.d.typ, c, nil)
+	v, err := clientValue(&peer{broker: b}, p.d.typ, c, nil, hook)
 	if err != nil {
 		return nil, err
 	}

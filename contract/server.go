@@ -171,7 +171,7 @@ func (s *server) decodeArgs(ctx context.Context, m *method, b []byte, t *taken, 
 					break
 				}
 				delete(t.clients, id)
-				v, err = clientValue(s.peer, p.t, cl, rel)
+				v, err = clientValue(s.peer, p.t, cl, rel, nil)
 				break
 			}
 			conn := t.conns[id]
@@ -185,7 +185,7 @@ func (s *server) decodeArgs(ctx context.Context, m *method, b []byte, t *taken, 
 			v = reflect.New(p.t).Elem()
 			v.Set(reflect.ValueOf(st))
 		default:
-			v, err = dec.value(p, s.peer.jsonDecode())
+			v, err = dec.value(p, s.d.decodeJSON)
 		}
 		if err != nil {
 			return nil, streams, fmt.Errorf("%s: argument %d: %v", m.full, i+1, err)

@@ -8,7 +8,7 @@ import (
 	"net/rpc"
 
 	"github.com/hashicorp/go-plugin"
-	"github.com/plugwire/plugwire/internal/rpcx"
+	"github.com/plugwire/plugwire/contract"
 )
 
 // Builder builds things: the contract of a "builder" plugin.
@@ -35,78 +35,37 @@ type Builder interface {
 // host, for a config that cannot be encoded as JSON.
 var ErrConfigNotJSON = errors.New("config cannot be encoded as JSON")
 
-// builderRPC is the Builder the host (or a command plugin) holds.
-type builderRPC struct {
-	client *rpc.Client
-	broker *plugin.MuxBroker
-	sess   *rpcx.Session // of the plugin that holds it; nil on the host
-	ids    rpcx.IDs
-}
+// builderContract is Builder's contract; its config crosses as JSON and is
+// decoded with exact numbers (decodeJSON).
+var builderContract = contract.New[Builder](func(c *contract.Client) Builder { return builderClient{c} },
+	contract.DecodeJSON(decodeConfigJSON))
 
-func (b *builderRPC) Prepare(config interface{}) error {
-	raw, err := json.Marshal(config)
-	if err != nil {
-		return fmt.Errorf("Builder.Prepare: %w: config of type %T: %v", ErrConfigNotJSON, config, err)
+// decodeConfigJSON decodes a Builder's config as decodeJSON does.
+func decodeConfigJSON(data []byte, v any) error {
+	p, ok := v.(*any)
+	if !ok {
+		return json.Unmarshal(data, v)
 	}
-	var r errReply
-	if err := b.client.Call("Plugin.Prepare", prepareArgs{Config: raw}, &r); err != nil {
-		return err
+	config, err := decodeJSON(data)
+	*p = config
+	return err
+}
+
+// builderClient is the Builder the host (or a command plugin) holds.
+type builderClient struct{ c *contract.Client }
+
+func (b builderClient) Prepare(config interface{}) error {
+	err := b.c.Call("Prepare", config)
+	if errors.Is(err, contract.ErrEncoding) {
+		_, jerr := json.Marshal(config)
+		return fmt.Errorf("Builder.Prepare: %w: config of type %T: %v", ErrConfigNotJSON, config, jerr)
 	}
-	return r.Err.Err()
+	return err
 }
 
-func (b *builderRPC) Run(ctx context.Context, build Build, ui Ui) error {
-	id := b.ids.Next()
-	args := runArgs{CallID: id, Deadline: rpcx.Deadline(ctx), BuildID: offerBuild(b.broker, build, b.sess), UiID: offerUi(b.broker, ui)}
-	var r errReply
-	if err := rpcx.Call(ctx, b.client, "Plugin.Run", id, args, &r); err != nil {
-		return err
-	}
-	return r.Err.Err()
+func (b builderClient) Run(ctx context.Context, build Build, ui Ui) error {
+	return b.c.Call("Run", ctx, build, ui)
 }
-
-// builderServer serves a Builder.
-type builderServer struct {
-	impl    Builder
-	broker  *plugin.MuxBroker
-	cancels rpcx.Cancels
-}
-
-func (s *builderServer) Prepare(a prepareArgs, r *errReply) (err error) {
-	config, err := decodeJSON(a.Config)
-	if err != nil {
-		return fmt.Errorf("Builder.Prepare: decoding config: %v", err)
-	}
-	defer rpcx.Recover("Builder.Prepare", &r.Err)
-	r.Err = rpcx.EncodeError(s.impl.Prepare(config))
-	return nil
-}
-
-func (s *builderServer) Run(a runArgs, r *errReply) (err error) {
-	var rel releaser
-	defer rel.release()
-	build, err := takeBuild(s.broker, a.BuildID, &rel)
-	if err != nil {
-		return err
-	}
-	ui, err := takeUi(s.broker, a.UiID, &rel)
-	if err != nil {
-		return err
-	}
-	ctx, done := s.cancels.Start(a.CallID, a.Deadline)
-	defer done()
-	defer rpcx.Recover("Builder.Run", &r.Err)
-	r.Err = rpcx.EncodeError(s.impl.Run(ctx, build, ui))
-	return nil
-}
-
-func (s *builderServer) Cancel(a cancelArgs, _ *empty) error {
-	s.cancels.Cancel(a)
-	return nil
-}
-
-// SetSession makes the end of the plugin's connection cancel s's calls.
-func (s *builderServer) SetSession(sess *rpcx.Session) { s.cancels.Session = sess }
 
 // BuilderPlugin is the go-plugin Plugin for Builder, dispensed as
 // "builder". A plugin sets Impl; a host leaves it nil.
@@ -119,10 +78,10 @@ func (p *BuilderPlugin) Server(b *plugin.MuxBroker) (interface{}, error) {
 	if p.Impl == nil {
 		return nil, errors.New("shared.BuilderPlugin: Impl is nil")
 	}
-	return &builderServer{impl: p.Impl, broker: b}, nil
+	return builderContract.Plugin(p.Impl).Server(b)
 }
 
 // Client returns a Builder that calls the plugin over c (host side).
 func (*BuilderPlugin) Client(b *plugin.MuxBroker, c *rpc.Client) (interface{}, error) {
-	return &builderRPC{client: c, broker: b}, nil
+	return builderContract.Plugin(nil).Client(b, c)
 }

@@ -2,10 +2,12 @@
 // plugins share, and their go-plugin Plugin implementations: BuilderPlugin
 // (dispensed as "builder") and CommandPlugin (dispensed as "command").
 //
-// Every method is a synchronous net/rpc call. Objects passed as arguments
-// (Build, Ui, Environment, and the Builder that Environment.Builder returns)
-// are served back to the caller over go-plugin's MuxBroker streams of the
-// same connection. Contexts cross: cancelling the caller's context cancels
+// Each is a contract of package contract, which carries every call: objects
+// passed as arguments (Build, Ui, Environment, and the Builder that
+// Environment.Builder returns) are served back to the caller over
+// go-plugin's MuxBroker streams of the same connection, and may be
+// arguments of a host author's own contracts too (a provisioner that takes
+// a Ui). Contexts cross: cancelling the caller's context cancels
 // the context the other side's method got. Errors cross with their exact
 // text, and errors.Is(err, context.Canceled) (or DeadlineExceeded) holds
 // on the far side when it held where the error was made.
@@ -15,10 +17,7 @@
 package shared
 
 import (
-	"net/rpc"
-	"sync"
-
-	"github.com/plugwire/plugwire/internal/rpcx"
+	"github.com/plugwire/plugwire/contract"
 	"github.com/plugwire/plugwire/internal/wire"
 )
 
@@ -39,43 +38,6 @@ const (
 // on the other side panicked: errors.Is(err, shared.ErrPanic) holds on the
 // caller's side. The error's text keeps the panic value ("panic in
 // Builder.Run: ..."); the stack goes to the log of the side that panicked
-// (for a plugin, its stderr, which the host forwards).
-var ErrPanic = rpcx.ErrPanic
-
-// Short names for the wire messages of internal/rpcx.
-type (
-	empty          = rpcx.Empty
-	cancelArgs     = rpcx.CancelArgs
-	synopsisReply  = rpcx.SynopsisReply
-	errReply       = rpcx.ErrReply
-	runArgs        = rpcx.RunArgs
-	prepareArgs    = rpcx.PrepareArgs
-	commandRunArgs = rpcx.CommandRunArgs
-	codeReply      = rpcx.CodeReply
-	idReply        = rpcx.IDReply
-	cliArgs        = rpcx.CliArgs
-	cliReply       = rpcx.CliReply
-)
-
-// releaser closes the callback clients a method took once it returns, which
-// ends the stream and the goroutine serving it on the other side.
-type releaser struct {
-	mu      sync.Mutex
-	clients []*rpc.Client
-}
-
-func (r *releaser) add(c *rpc.Client) {
-	r.mu.Lock()
-	r.clients = append(r.clients, c)
-	r.mu.Unlock()
-}
-
-func (r *releaser) release() {
-	r.mu.Lock()
-	cs := r.clients
-	r.clients = nil
-	r.mu.Unlock()
-	for _, c := range cs {
-		_ = c.Close()
-	}
-}
+// (for a plugin, its stderr, which the host forwards). It is
+// contract.ErrPanic, for every contract.
+var ErrPanic = contract.ErrPanic

@@ -72,8 +72,35 @@ type listing struct {
 // Catalog is what Discover found: components by kind and name, several
 // binaries possibly providing the same one, and what it skipped.
 type Catalog struct {
-	all     []listing // sorted by kind, name, then best first
-	skipped []Skipped
+	all      []listing // sorted by kind, name, then best first
+	skipped  []Skipped
+	rejected []rejected // the binaries among skipped, for lookups to say why
+}
+
+// rejected is a plugin binary Discover skipped: what it could have served.
+type rejected struct {
+	Skipped
+	plugin string       // its plugin name, from its file name
+	desc   *Description // what it described, when it got that far
+}
+
+// couldServe reports whether the binary, had it not been skipped, might
+// have provided kind/name: as it described itself, or, when it did not,
+// as its file name allows (the plugin "acme" serves "acme" and "acme-*").
+func (r rejected) couldServe(kind, name string) bool {
+	if r.desc == nil {
+		return name == r.plugin || strings.HasPrefix(name, r.plugin+"-")
+	}
+	for _, n := range r.desc.Components[kind] {
+		full := r.plugin
+		if n != "" {
+			full += "-" + n
+		}
+		if full == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Catalog) add(es []listing) {
@@ -127,6 +154,7 @@ func (c *Catalog) Merge(others ...*Catalog) *Catalog {
 		}
 		offset += last
 		m.skipped = append(m.skipped, cat.skipped...)
+		m.rejected = append(m.rejected, cat.rejected...)
 	}
 	m.sort()
 	return m
@@ -142,13 +170,17 @@ func (c *Catalog) Lookup(kind, name string) (Component, error) {
 // that satisfies constraint, a hashicorp/go-version constraint such as
 // "~> 1.4" or ">= 1.2, < 2.0"; "" accepts any version, and no other
 // constraint accepts an unversioned binary. It wraps ErrNoComponent when
-// no component matches.
+// no component matches, and ErrBadConstraint for a constraint it cannot
+// read. When binaries that could have provided the component were
+// skipped by Discover, the error says so with each one's reason, and
+// wraps each one's Skipped.Err too (errors.Is finds ErrChecksum, for
+// one).
 func (c *Catalog) LookupVersion(kind, name, constraint string) (Component, error) {
 	var cons version.Constraints
 	if constraint != "" {
 		var err error
 		if cons, err = version.NewConstraint(constraint); err != nil {
-			return Component{}, fmt.Errorf("host: version constraint %s for %s %q: %v", wire.Quote(constraint), kind, name, err)
+			return Component{}, fmt.Errorf("host: %w %s for %s %q: %v", ErrBadConstraint, wire.Quote(constraint), kind, name, err)
 		}
 	}
 	var versions []string
@@ -165,7 +197,7 @@ func (c *Catalog) LookupVersion(kind, name, constraint string) (Component, error
 		versions = append(versions, fmt.Sprintf("%s in %s", cmp.Or(e.Version, "no version"), e.Path))
 	}
 	if len(versions) > 0 {
-		return Component{}, fmt.Errorf("host: %w: no %s %q matches %s (found %s)", ErrNoComponent, kind, name, wire.Quote(constraint), strings.Join(versions, ", "))
+		return Component{}, c.noComponent(kind, name, fmt.Sprintf("no %s %q matches %s (found %s)", kind, name, wire.Quote(constraint), strings.Join(versions, ", ")))
 	}
 	var names []string
 	for _, e := range c.Components() {
@@ -177,8 +209,40 @@ func (c *Catalog) LookupVersion(kind, name, constraint string) (Component, error
 	if len(names) > 0 {
 		have = "found " + strings.Join(names, ", ")
 	}
-	return Component{}, fmt.Errorf("host: %w: no %s %q (%s)", ErrNoComponent, kind, name, have)
+	return Component{}, c.noComponent(kind, name, fmt.Sprintf("no %s %q (%s)", kind, name, have))
 }
+
+// noComponent is the error of a lookup of kind/name that found nothing
+// usable: what says so, then the binaries Discover skipped that could have
+// provided it, with why.
+func (c *Catalog) noComponent(kind, name, what string) error {
+	errs := []error{ErrNoComponent}
+	var why []string
+	for _, r := range c.rejected {
+		if r.couldServe(kind, name) {
+			errs = append(errs, r.Err)
+			why = append(why, r.Path+": "+r.Reason)
+		}
+	}
+	switch len(why) {
+	case 0:
+	case 1:
+		what += "; its only binary was skipped: " + why[0]
+	default:
+		what += fmt.Sprintf("; %d binaries that could provide it were skipped: %s", len(why), strings.Join(why, "; "))
+	}
+	return &lookupError{"host: " + ErrNoComponent.Error() + ": " + what, errs}
+}
+
+// lookupError is a lookup's error: its text, and the sentinels and skip
+// causes it wraps.
+type lookupError struct {
+	text string
+	errs []error
+}
+
+func (e *lookupError) Error() string   { return e.text }
+func (e *lookupError) Unwrap() []error { return e.errs }
 
 // Components returns the component Lookup picks for each kind and name,
 // sorted by kind, then name.

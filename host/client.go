@@ -282,7 +282,7 @@ func (c *Client) connect(ctx context.Context, a *attempt, addrCh <-chan string, 
 		if ctx.Err() == nil && c.ended(ctx) {
 			return errExited
 		}
-		return fmt.Errorf("host: connecting to %s at %s: %w", c.name, addr, err)
+		return fmt.Errorf("host: %w: %s at %s: %w", ErrConnect, c.name, addr, err)
 	}
 	// The handshake's reads and writes are under deadlines; ctx ending
 	// closes the connection, which ends them at once.

@@ -130,7 +130,9 @@ func (o DiscoverOptions) Discover(ctx context.Context, prefix string, dirs ...st
 	for i := range cands {
 		c := &cands[i]
 		if c.err != nil {
-			cat.skipped = append(cat.skipped, skip(c.path, c.err))
+			s := skip(c.path, c.err)
+			cat.skipped = append(cat.skipped, s)
+			cat.rejected = append(cat.rejected, rejected{Skipped: s, plugin: c.plugin, desc: c.desc})
 			continue
 		}
 		cat.add(c.components(i))

@@ -356,7 +356,10 @@ func TestDiscover(t *testing.T) {
 		{"builder", "solo", ">= 0", "0.1.0"},
 		{"builder", "demo-zzz", "", `no builder "demo-zzz" (found demo-a, demo-b, demo-old, solo)`},
 		{"post-processor", "x", "", `no post-processor "x" (none was found)`},
-		{"builder", "demo-a", "~>> 1", `version constraint "~>> 1" for builder "demo-a"`},
+		{"builder", "demo-a", "~>> 1", `malformed version constraint "~>> 1" for builder "demo-a"`},
+		// Only a skipped binary could have served it: the error says why.
+		{"builder", "future", "", `no builder "future" (found demo-a, demo-b, demo-old, solo); its only binary was skipped: ` + filepath.Join(d1, "plug-future") + ": speaks plugwire protocol 99, this host "},
+		{"command", "future", "", `no command "future" (found cmd, demo-c)`}, // it describes no command: no skip named
 	} {
 		c, err := cat.LookupVersion(tc.kind, tc.name, tc.constraint)
 		switch {
@@ -364,8 +367,14 @@ func TestDiscover(t *testing.T) {
 			t.Errorf("LookupVersion(%s, %s, %q) = %v, want version %s", tc.kind, tc.name, tc.constraint, c, tc.want)
 		case err != nil && !strings.Contains(err.Error(), tc.want):
 			t.Errorf("LookupVersion(%s, %s, %q) = %v, want an error containing %q", tc.kind, tc.name, tc.constraint, err, tc.want)
+		case err != nil && tc.kind == "command" && strings.Contains(err.Error(), "skipped"):
+			t.Errorf("LookupVersion(%s, %s, %q) = %v, naming a binary that serves no command", tc.kind, tc.name, tc.constraint, err)
 		case err != nil && strings.Contains(tc.want, "no ") && !errors.Is(err, host.ErrNoComponent):
 			t.Errorf("LookupVersion(%s, %s, %q) = %v, want it to wrap ErrNoComponent", tc.kind, tc.name, tc.constraint, err)
+		case err != nil && strings.Contains(tc.want, "protocol 99") && !errors.Is(err, host.ErrVersionMismatch):
+			t.Errorf("LookupVersion(%s, %s, %q) = %v, want it to wrap the skip's ErrVersionMismatch", tc.kind, tc.name, tc.constraint, err)
+		case err != nil && strings.Contains(tc.want, "malformed") && !errors.Is(err, host.ErrBadConstraint):
+			t.Errorf("LookupVersion(%s, %s, %q) = %v, want it to wrap ErrBadConstraint", tc.kind, tc.name, tc.constraint, err)
 		}
 	}
 
@@ -444,6 +453,13 @@ func TestDiscoverChecksum(t *testing.T) {
 			if !strings.Contains(reasons[name], w) {
 				t.Errorf("require=%v: %s skipped for %q, want %q", require, name, reasons[name], w)
 			}
+		}
+		// A lookup of what only a skipped binary could serve says why.
+		_, err = cat.Lookup("builder", "bad")
+		want = []string{`no builder "bad" (found good`, "; its only binary was skipped: " + bad + ": checksum mismatch: its SHA-256 is"}
+		if !errors.Is(err, host.ErrNoComponent) || !errors.Is(err, host.ErrChecksum) ||
+			!strings.Contains(err.Error(), want[0]) || !strings.Contains(err.Error(), want[1]) {
+			t.Errorf("require=%v: Lookup(bad) = %v, want ErrNoComponent and ErrChecksum, saying %q", require, err, want)
 		}
 	}
 	for _, name := range []string{"plug-bad", "plug-junksum"} {

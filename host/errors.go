@@ -52,6 +52,21 @@ var (
 	// wire protocol. The text names both versions; build the host and the
 	// plugin against the same plugwire release.
 	ErrVersionMismatch = wire.ErrVersionMismatch
+
+	// ErrConnect: the host could not connect to the address the plugin
+	// announced, or to a reattach entry's address, while the plugin's
+	// process lived (a started plugin that had ended fails with
+	// ErrProcessExited instead): nothing listened there ("connection
+	// refused": the plugin closed its listener, or announced a port it
+	// does not hold), or the address cannot be reached from this machine
+	// ("network is unreachable": ::1 where IPv6 is off). The text names
+	// the address, and the dial's error is wrapped too.
+	ErrConnect = errors.New("cannot connect to the plugin")
+
+	// ErrBadConstraint: a version constraint given to
+	// Catalog.LookupVersion is not one hashicorp/go-version reads. The text
+	// quotes it.
+	ErrBadConstraint = errors.New("malformed version constraint")
 )
 
 // exitError describes how a plugin process ended.

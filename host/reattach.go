@@ -186,8 +186,11 @@ func (c *Client) attach(ctx context.Context, deadline time.Time) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("host: %w: reattaching to %s: nothing answers at %s (the plugin started in debug mode as pid %d has ended, or %s is stale): %v",
-			ErrProcessExited, c.name, r.Addr, r.Pid, EnvReattach, err)
+		if isConnEnd(err) { // refused
+			return fmt.Errorf("host: %w: %w: reattaching to %s: nothing answers at %s (the plugin started in debug mode as pid %d has ended, or %s is stale): %w",
+				ErrProcessExited, ErrConnect, c.name, r.Addr, r.Pid, EnvReattach, err)
+		}
+		return fmt.Errorf("host: %w: reattaching to %s at %s: %w", ErrConnect, c.name, r.Addr, err)
 	}
 	stopClose := context.AfterFunc(ctx, func() { _ = raw.Close() })
 	conn, rpcClient, pending, err := rpcconn.Open(raw, secret, deadline, c.plugins.m, true)

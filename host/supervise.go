@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
 	"sync"
 	"time"
 
@@ -120,8 +119,7 @@ func (o *SupervisorOptions) check() error {
 // safe for concurrent use; make one with NewSupervisor or
 // Component.NewSupervisor.
 type Supervisor struct {
-	cfg    Config   // the template of each process's Config
-	cmd    exec.Cmd // Config.Cmd as given, copied for each process
+	cfg    Config // each process's Config (a Client starts a copy of Cmd)
 	o      SupervisorOptions
 	optErr error // why o is unusable
 	name   string
@@ -175,9 +173,6 @@ func (c Component) NewSupervisor(cfg *Config, o *SupervisorOptions) *Supervisor 
 // (a client never started, used for its Config, name and logger).
 func newSupervisor(first *Client, o *SupervisorOptions) *Supervisor {
 	s := &Supervisor{cfg: first.cfg, name: first.name, logger: first.logger, gen: first.gen, changed: make(chan struct{})}
-	if s.cfg.Cmd != nil {
-		s.cmd = *s.cfg.Cmd
-	}
 	if o != nil {
 		s.o = *o
 	}
@@ -213,15 +208,10 @@ func newSupervisor(first *Client, o *SupervisorOptions) *Supervisor {
 // errZeroSupervisor is what a zero Supervisor's methods return.
 var errZeroSupervisor = errors.New("host: the zero host.Supervisor is not usable: make one with host.NewSupervisor")
 
-// newClient returns a client for the next process: Config with a fresh
-// copy of Cmd, entering the registry only if CleanupClients has not run
-// since the Supervisor was made.
+// newClient returns a client for the next process, entering the registry
+// only if CleanupClients has not run since the Supervisor was made.
 func (s *Supervisor) newClient() *Client {
 	cc := s.cfg
-	if s.cfg.Cmd != nil {
-		cmd := s.cmd
-		cc.Cmd = &cmd
-	}
 	c := NewClient(&cc)
 	c.logger, c.gen = s.logger, s.gen
 	return c

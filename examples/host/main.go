@@ -9,6 +9,7 @@
 //	bin/host                    # list every component found
 //	bin/host echo hello
 //	bin/host build examples/host/template.json
+//	bin/host serve echo         # keep command-echo supervised; kill -9 it
 //
 // Plugins are looked for beside the host binary, or in -plugins DIR.
 package main
@@ -83,6 +84,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "usage: host [-plugins DIR] [-v] COMMAND ARGS...")
 		c.list(stdout, *dir)
 		return 0
+	}
+	if fs.Arg(0) == "serve" {
+		return c.serve(ctx, fs.Args()[1:], stdout, stderr)
 	}
 	code, err := c.Cli(ctx, fs.Args())
 	if err != nil {

@@ -1,12 +1,16 @@
 package contract_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/plugwire/plugwire/shared"
+	"os"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,3 +199,136 @@ func TestPlugwiretest(t *testing.T) {
 }
 
 var errPanic = shared.ErrPanic
+
+// recordUi records what it is told.
+type recordUi struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (u *recordUi) Say(format string, a ...any) { u.add("say: " + fmt.Sprintf(format, a...)) }
+func (u *recordUi) Error(format string, a ...any) {
+	u.add("error: " + fmt.Sprintf(format, a...))
+}
+func (u *recordUi) add(s string) {
+	u.mu.Lock()
+	u.lines = append(u.lines, s)
+	u.mu.Unlock()
+}
+
+// A contract's method may take the library's own contracts (shared.Ui) as
+// callbacks.
+func TestSharedUiCallback(t *testing.T) {
+	tt, _ := startTester(t, "one")
+	ui := &recordUi{}
+	if err := tt.Tell(context.Background(), ui, "100% done"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ui.lines, "|"); got != "say: 100% done|error: 50%" {
+		t.Errorf("the host's Ui got %q", got)
+	}
+}
+
+// A plugin in debug mode serves a contract to hosts that reattach, one
+// after another.
+func TestDebugReattach(t *testing.T) {
+	cmd := helperCmd("tester")
+	cmd.Env = append(cmd.Env, "PLUGWIRE_DEBUG=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), host.EnvReattach+"="); ok {
+				line <- strings.Trim(v, "'")
+			}
+		}
+		exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if runtime.GOOS == "windows" {
+			_ = cmd.Process.Kill()
+		} else {
+			_ = cmd.Process.Signal(os.Interrupt)
+		}
+		<-exited
+	})
+	var value string
+	select {
+	case value = <-line:
+	case err := <-exited:
+		t.Fatalf("the debug plugin exited: %v", err)
+	}
+	t.Setenv(host.EnvReattach, value)
+	r, err := host.LookupReattach(helperCmd("tester"))
+	if err != nil || r == nil {
+		t.Fatalf("LookupReattach: %v, %v", r, err)
+	}
+	for i := range 2 {
+		c := host.NewClient(&host.Config{Reattach: r, Plugins: map[string]plugin.Plugin{"tester": Testers.Plugin(nil)}, Logger: hclog.NewNullLogger()})
+		tt, err := Testers.Dispense(c, "tester/two")
+		if err != nil {
+			t.Fatalf("host %d: %v", i, err)
+		}
+		if got, err := tt.Nest(context.Background(), 3, &tester{}); err != nil || got != "3,2,1,0" {
+			t.Errorf("host %d: Nest = %q, %v", i, got, err)
+		}
+		n, sum, err := tt.Sum(context.Background(), -1, &patternReader{n: 1 << 20, failAt: -1})
+		if err != nil || n != 1<<20 || sum != patternSum(1<<20) {
+			t.Errorf("host %d: Sum = %d, %v", i, n, err)
+		}
+		c.Kill()
+	}
+}
+
+// stuck ignores its context.
+type stuck struct {
+	tester
+	started, release chan struct{}
+}
+
+func (s *stuck) Wait(ctx context.Context) error {
+	close(s.started)
+	<-s.release
+	return nil
+}
+
+// errorTB records Errorf and then runs onError.
+type errorTB struct {
+	testing.TB
+	mu      sync.Mutex
+	msgs    []string
+	onError func()
+}
+
+func (e *errorTB) Errorf(format string, a ...any) {
+	e.mu.Lock()
+	e.msgs = append(e.msgs, fmt.Sprintf(format, a...))
+	e.mu.Unlock()
+	e.onError()
+}
+
+// plugwiretest fails a test whose contract method does not return once
+// its context is cancelled at the end of the test.
+func TestPlugwiretestStuck(t *testing.T) {
+	s := &stuck{started: make(chan struct{}), release: make(chan struct{})}
+	var rec *errorTB
+	done := make(chan error, 1)
+	t.Run("stuck", func(t *testing.T) {
+		rec = &errorTB{TB: t, onError: func() { close(s.release) }}
+		tt := plugwiretest.Contract[Tester](rec, Testers, s)
+		go func() { done <- tt.Wait(context.Background()) }()
+		<-s.started
+	})
+	<-done
+	if len(rec.msgs) != 1 || !strings.Contains(rec.msgs[0], "1 method(s) still running") {
+		t.Errorf("errors %q, want one about the method still running", rec.msgs)
+	}
+}

@@ -45,6 +45,8 @@ type Tester interface {
 	Relay(ctx context.Context, n, cancelAt int64, cb Tester) (string, error)
 	// Pid returns the plugin's process id.
 	Pid() int
+	// Tell says text on ui, the library's own contract as a callback.
+	Tell(ctx context.Context, ui shared.Ui, text string) error
 }
 
 // Point is a struct argument.
@@ -84,6 +86,9 @@ func (t testerClient) Gen(ctx context.Context, n, failAt int64, w io.Writer) (in
 }
 func (t testerClient) Relay(ctx context.Context, n, cancelAt int64, cb Tester) (string, error) {
 	return contract.Call1[string](t.c, "Relay", ctx, n, cancelAt, cb)
+}
+func (t testerClient) Tell(ctx context.Context, ui shared.Ui, text string) error {
+	return t.c.Call("Tell", ctx, ui, text)
 }
 func (t testerClient) Pid() int {
 	pid, _ := contract.Call1[int](t.c, "Pid")
@@ -245,6 +250,12 @@ func (*tester) Relay(ctx context.Context, n, cancelAt int64, cb Tester) (string,
 }
 
 func (*tester) Pid() int { return os.Getpid() }
+
+func (*tester) Tell(_ context.Context, ui shared.Ui, text string) error {
+	ui.Say("%s", text)
+	ui.Error("%d%%", 50)
+	return nil
+}
 
 // testerPlugin serves Tester as tester/one and tester/two.
 func testerPlugin() {

@@ -1,12 +1,12 @@
 // Package plugwiretest tests plugwire plugins: in the test's own process,
 // over the same wire as a plugin binary, or as the real binary.
 //
-// Builder, Command and Dispense serve an implementation in the test's
-// process over a real loopback TCP connection, with plugwire's preamble
-// and go-plugin's net/rpc protocol, exactly as a plugin binary does:
-// configs cross as JSON, arguments and replies as gob, callbacks (Build,
-// Ui, Environment) on streams of the same connection, cancellation and
-// errors as in production. A value that does not survive the trip fails in
+// Builder, Command, Contract and Dispense serve an implementation in the
+// test's process over a real loopback TCP connection, with plugwire's
+// preamble and go-plugin's net/rpc protocol, exactly as a plugin binary
+// does: configs cross as JSON, arguments and replies as gob, callbacks
+// (Build, Ui, Environment, a contract's own) and byte streams on streams
+// of the same connection, cancellation and errors as in production. A value that does not survive the trip fails in
 // the test, not in the field. Binary builds a plugin's main package and
 // returns a host client for the real process.
 //
@@ -95,6 +95,7 @@ type kit struct {
 	conn    *muxconn.Conn // the host's end
 	rpc     *plugin.RPCClient
 	pending *wire.Pending
+	left    int // methods still running CallGrace after the hang-up; set before served is closed
 }
 
 // handshakeWait bounds the in-process preamble, which takes microseconds.
@@ -149,8 +150,10 @@ func serve(plugins map[string]plugin.Plugin) (*kit, error) {
 	served := k.calls.wrap(plugins)
 	go func() {
 		defer close(k.served)
-		// The calls were ended (close) before stop: no grace is needed.
-		rpcconn.Serve(a.conn, served, k.stop, 0)
+		// Builder and Command calls were ended (close) before the hang-up;
+		// the methods of other contracts are cancelled by it, and get
+		// CallGrace to return.
+		k.left = rpcconn.ServeLeft(a.conn, served, k.stop, CallGrace)
 	}()
 	return k, nil
 }
@@ -163,18 +166,22 @@ const serveEndWait = 5 * time.Second
 // waits up to grace for them, hangs up as a host's Kill does, and waits
 // for the plugin side to return.
 func (k *kit) close(t testing.TB, grace time.Duration) {
-	if running := k.calls.end(grace); len(running) > 0 {
+	running := k.calls.end(grace)
+	if len(running) > 0 {
 		t.Errorf("plugwiretest: still running %v after their context was cancelled at the end of the test: a plugin must return promptly once ctx is done", running)
 	}
 	// Hang up the way a host's Kill does: close the write side, so that
 	// what the plugin still sends arrives, and let its side end first.
 	_ = k.conn.CloseWrite()
-	t2 := time.NewTimer(serveEndWait)
+	t2 := time.NewTimer(CallGrace + serveEndWait)
 	defer t2.Stop()
 	select {
 	case <-k.served:
+		if k.left > 0 && len(running) == 0 {
+			t.Errorf("plugwiretest: %d method(s) still running %v after their context was cancelled at the end of the test: a plugin must return promptly once ctx is done", k.left, CallGrace)
+		}
 	case <-t2.C:
-		t.Errorf("plugwiretest: the plugin side did not end within %v of the host hanging up", serveEndWait)
+		t.Errorf("plugwiretest: the plugin side did not end within %v of the host hanging up", CallGrace+serveEndWait)
 		close(k.stop)
 		<-k.served
 	}

@@ -36,16 +36,19 @@ func inSession(plugins map[string]plugin.Plugin, sess *rpcx.Session) map[string]
 // cancels the context of every method still running and waits up to grace
 // for them to return, so that a builder tearing its VM down on ctx.Done()
 // gets to finish. Methods still running after grace are logged and left:
-// the host kills the process then anyway.
-func finish(sess *rpcx.Session, grace time.Duration, why string) {
+// the host kills the process then anyway. It returns how many were left.
+func finish(sess *rpcx.Session, grace time.Duration, why string) int {
 	sess.End()
 	n := sess.Running()
 	if n == 0 {
-		return
+		return 0
 	}
 	log := rpcx.Logger()
 	log.Debug("cancelled the methods still running; waiting for them to return", "why", why, "methods", n, "grace", grace.String())
 	if !sess.Wait(grace) {
-		log.Warn("methods still running when the grace period ended", "why", why, "methods", sess.Running(), "grace", grace.String())
+		n = sess.Running()
+		log.Warn("methods still running when the grace period ended", "why", why, "methods", n, "grace", grace.String())
+		return n
 	}
+	return 0
 }

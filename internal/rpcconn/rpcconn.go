@@ -27,6 +27,12 @@ const serveEndWait = time.Second
 // finish), closes conn, waits boundedly for go-plugin's server to return,
 // and returns.
 func Serve(conn net.Conn, plugins map[string]plugin.Plugin, stop <-chan struct{}, grace time.Duration) {
+	ServeLeft(conn, plugins, stop, grace)
+}
+
+// ServeLeft is Serve, and returns how many methods were still running
+// when grace ended (plugwiretest fails a test for them).
+func ServeLeft(conn net.Conn, plugins map[string]plugin.Plugin, stop <-chan struct{}, grace time.Duration) (left int) {
 	mc := muxconn.Wrap(conn)
 	var sess rpcx.Session
 	quit := make(chan struct{})
@@ -45,11 +51,11 @@ func Serve(conn net.Conn, plugins map[string]plugin.Plugin, stop <-chan struct{}
 	}()
 	select {
 	case <-served:
-		finish(&sess, grace, "the host closed the connection")
+		left = finish(&sess, grace, "the host closed the connection")
 	case <-quit:
-		finish(&sess, grace, "the host asked the plugin to quit")
+		left = finish(&sess, grace, "the host asked the plugin to quit")
 	case <-stop:
-		finish(&sess, grace, "the host is gone")
+		left = finish(&sess, grace, "the host is gone")
 	}
 	_ = mc.Close()
 	t := time.NewTimer(serveEndWait)
@@ -58,6 +64,7 @@ func Serve(conn net.Conn, plugins map[string]plugin.Plugin, stop <-chan struct{}
 	case <-served:
 	case <-t.C:
 	}
+	return left
 }
 
 // Open starts the host's side of a connection to a plugin: it sends the

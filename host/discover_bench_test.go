@@ -60,32 +60,71 @@ func BenchmarkStartToAddress(b *testing.B) {
 }
 
 // BenchmarkDiscover50 discovers 50 plugin binaries (links to plugin-demo
-// under 50 names) in one directory, without and with sidecar checksums.
+// under 50 names, one of them a copy) in one directory, without and with
+// sidecar checksums: cold (no cache), one by one (Parallel 1, no cache),
+// warm (every binary remembered) and one changed (the copy touched before
+// each Discover: described and hashed again, the others remembered).
 func BenchmarkDiscover50(b *testing.B) {
 	src := examplePlugin("plugin-demo")
 	for _, sums := range []bool{false, true} {
-		b.Run(fmt.Sprintf("checksums=%v", sums), func(b *testing.B) {
-			dir := b.TempDir()
-			for i := range 50 {
-				dst := filepath.Join(dir, fmt.Sprintf("plugin-demo%02d", i))
-				if err := linkOrCopy(src, dst); err != nil {
+		dir := b.TempDir()
+		var first string
+		for i := range 50 {
+			dst := filepath.Join(dir, fmt.Sprintf("plugin-demo%02d", i))
+			link := linkOrCopy
+			if i == 0 {
+				first, link = dst, copyFile
+			}
+			if err := link(src, dst); err != nil {
+				b.Fatal(err)
+			}
+			if sums {
+				writeSum(b, dst)
+			}
+		}
+		// A file is remembered once its change time is a second old.
+		time.Sleep(1100 * time.Millisecond)
+		cacheDir := b.TempDir()
+		for _, run := range []struct {
+			name string
+			opts host.DiscoverOptions
+			each func()
+		}{
+			{"cold", host.DiscoverOptions{NoCache: true}, nil},
+			{"one-by-one", host.DiscoverOptions{NoCache: true, Parallel: 1}, nil},
+			{"warm", host.DiscoverOptions{CacheDir: cacheDir}, nil},
+			{"one-changed", host.DiscoverOptions{CacheDir: cacheDir}, func() {
+				now := time.Now()
+				if err := os.Chtimes(first, now, now); err != nil {
 					b.Fatal(err)
 				}
-				if sums {
-					writeSum(b, dst)
+			}},
+		} {
+			b.Run(fmt.Sprintf("checksums=%v/%s", sums, run.name), func(b *testing.B) {
+				opts := run.opts
+				opts.RequireChecksum = sums
+				discover := func() {
+					cat, err := opts.Discover(context.Background(), "plugin-", dir)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if n := len(cat.Components()); n != 150 || len(cat.Skipped()) != 0 {
+						b.Fatalf("found %d components, skipped %v", n, cat.Skipped())
+					}
 				}
-			}
-			opts := host.DiscoverOptions{RequireChecksum: sums}
-			for b.Loop() {
-				cat, err := opts.Discover(context.Background(), "plugin-", dir)
-				if err != nil {
-					b.Fatal(err)
+				if !opts.NoCache {
+					discover() // the cache holds every binary
 				}
-				if n := len(cat.Components()); n != 150 || len(cat.Skipped()) != 0 {
-					b.Fatalf("found %d components, skipped %v", n, cat.Skipped())
+				for b.Loop() {
+					if run.each != nil {
+						b.StopTimer()
+						run.each()
+						b.StartTimer()
+					}
+					discover()
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

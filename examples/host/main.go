@@ -10,6 +10,8 @@
 //	bin/host echo hello
 //	bin/host build examples/host/template.json
 //	bin/host serve echo         # keep command-echo supervised; kill -9 it
+//	bin/host upload SRC DST      # move a file through communicator/demo-local
+//	bin/host download SRC DST
 //
 // Plugins are looked for beside the host binary, or in -plugins DIR.
 package main
@@ -30,6 +32,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/host"
 	"github.com/plugwire/plugwire/shared"
 )
@@ -88,7 +91,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.Arg(0) == "serve" {
 		return c.serve(ctx, fs.Args()[1:], stdout, stderr)
 	}
-	code, err := c.Cli(ctx, fs.Args())
+	handled, code, err := c.fileCommand(ctx, fs.Args(), stdout)
+	if !handled {
+		code, err = c.Cli(ctx, fs.Args())
+	}
 	if err != nil {
 		fail(stderr, err)
 	}
@@ -166,11 +172,17 @@ type core struct {
 // or, when PLUGWIRE_REATTACH names its binary (see the README's debug
 // recipe), a client of that plugin running in debug mode.
 func (c *core) client(comp host.Component) (*host.Client, error) {
+	return c.clientOf(comp, nil)
+}
+
+// clientOf is client for a component of the kinds plugins dispense (nil:
+// plugwire's own).
+func (c *core) clientOf(comp host.Component, plugins map[string]plugin.Plugin) (*host.Client, error) {
 	r, err := host.LookupReattach(&exec.Cmd{Path: comp.Path})
 	if err != nil {
 		return nil, err
 	}
-	return comp.NewClient(&host.Config{Logger: c.logger, Reattach: r}), nil
+	return comp.NewClient(&host.Config{Logger: c.logger, Reattach: r, Plugins: plugins}), nil
 }
 
 // Builder starts the builder NAME in a process of its own and returns it.

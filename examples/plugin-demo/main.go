@@ -1,8 +1,10 @@
 // Command plugin-demo is an example plugin set: one binary serving two
-// builders ("file" and "sleep") and a command ("hello"), with a version.
-// A host that discovers it with the prefix "plugin-" finds the builders
-// demo-file and demo-sleep and the command demo-hello; it can dispense all
-// three from one process, or start one process per use.
+// builders ("file" and "sleep"), a command ("hello"), and a component of
+// the example host's own contracts (package contracts): the
+// communicator "local", with a version. A host that discovers it with
+// the prefix "plugin-" finds the builders demo-file and demo-sleep, the
+// command demo-hello and the communicator demo-local; it can dispense
+// them all from one process, or start one process per use.
 //
 //	go build -o bin/ ./examples/...
 //	bin/plugin-demo describe
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"github.com/plugwire/plugwire"
+	"github.com/plugwire/plugwire/examples/contracts"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -32,6 +35,7 @@ func main() {
 	s.RegisterBuilder("file", &File{})
 	s.RegisterBuilder("sleep", &Sleep{})
 	s.RegisterCommand("hello", Hello{})
+	s.Register(contracts.CommunicatorKind, "local", contracts.Communicators.Plugin(Local{}))
 	s.Run()
 }
 

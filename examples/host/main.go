@@ -10,7 +10,7 @@
 //	bin/host echo hello
 //	bin/host build examples/host/template.json
 //	bin/host serve echo         # keep command-echo supervised; kill -9 it
-//	bin/host upload SRC DST      # move a file through communicator/demo-local
+//	bin/host upload SRC DST     # move a file through communicator/demo-local
 //	bin/host download SRC DST
 //
 // Plugins are looked for beside the host binary, or in -plugins DIR.

@@ -74,7 +74,8 @@ func (s *Set) RegisterCommand(name string, c shared.Command) {
 }
 
 // Register registers p, any go-plugin net/rpc plugin, as the component
-// KIND/NAME. A kind is a lower-case letter followed by lower-case letters,
+// KIND/NAME: a contract's implementation is registered as
+// Register(KIND, NAME, c.Plugin(impl)) (see package contract). A kind is a lower-case letter followed by lower-case letters,
 // digits and dashes ("builder", "post-processor"); a name is empty or a
 // letter or digit followed by letters, digits, dashes and underscores, at
 // most 64 bytes each.

@@ -104,6 +104,11 @@ func (c *Client) call(name string, args []any, results []any) error {
 	if len(results) != len(m.out) {
 		return fmt.Errorf("%s: called for %d results, the method has %d", m.full, len(results), len(m.out))
 	}
+	for i, r := range results {
+		if t := reflect.TypeOf(r).Elem(); t != m.out[i].t {
+			return fmt.Errorf("%s: called for result %d of type %v, the method returns %v", m.full, i+1, t, m.out[i].t)
+		}
+	}
 	if c.isReleased() {
 		return fmt.Errorf("%s: %w", m.full, ErrReleased)
 	}
@@ -117,8 +122,8 @@ func (c *Client) call(name string, args []any, results []any) error {
 	st.start(c.peer)
 	stop := context.AfterFunc(ctx, st.stop)
 	var r rpcx.CallReply
+	a.CallID = c.ids.Next() // the server tracks every call by it
 	if m.hasCtx || len(st.streams) > 0 {
-		a.CallID = c.ids.Next()
 		err = rpcx.Call(ctx, c.rpc, "Plugin.Call", a.CallID, a, &r)
 	} else {
 		err = c.rpc.Call("Plugin.Call", a, &r)

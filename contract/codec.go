@@ -21,11 +21,11 @@ func valueOf(m *method, i int, p param, arg any) (reflect.Value, error) {
 		case reflect.Interface, reflect.Pointer, reflect.Slice, reflect.Map:
 			return reflect.Zero(p.t), nil
 		}
-		return reflect.Value{}, fmt.Errorf("%s: argument %d is nil, want a %v", m.full, i+1, p.t)
+		return reflect.Value{}, fmt.Errorf("%s: argument %d is nil, want type %v", m.full, i+1, p.t)
 	}
 	v := reflect.ValueOf(arg)
 	if !v.Type().AssignableTo(p.t) {
-		return reflect.Value{}, fmt.Errorf("%s: argument %d is a %v, want a %v", m.full, i+1, v.Type(), p.t)
+		return reflect.Value{}, fmt.Errorf("%s: argument %d has type %v, want %v", m.full, i+1, v.Type(), p.t)
 	}
 	return v, nil
 }

@@ -230,8 +230,10 @@ func newParam(t reflect.Type, in bool) (param, error) {
 			return param{t, kindReader}, nil
 		}
 		return param{t, kindWriter}, nil
-	case t == ctxType || t == errType:
-		return param{}, fmt.Errorf("%v is allowed only as the first parameter or last result", t)
+	case t == ctxType:
+		return param{}, fmt.Errorf("%v is allowed only as the first parameter", t)
+	case t == errType:
+		return param{}, fmt.Errorf("%v is allowed only as the last result", t)
 	case t.Kind() == reflect.Interface && t.NumMethod() > 0:
 		return param{t, kindCallback}, nil // checked to be a contract at the call
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/plugwire/plugwire/shared"
+	"io"
 	"os"
 	"runtime"
 	"strings"
@@ -330,5 +331,82 @@ func TestPlugwiretestStuck(t *testing.T) {
 	<-done
 	if len(rec.msgs) != 1 || !strings.Contains(rec.msgs[0], "1 method(s) still running") {
 		t.Errorf("errors %q, want one about the method still running", rec.msgs)
+	}
+}
+
+// A client line that does not match the interface gets an error naming
+// the mistake, never a panic, and nothing is called.
+func TestCallMistakes(t *testing.T) {
+	c := plugwiretest.Contract(t, Testers, Tester(&tester{})).(testerClient).c
+	for _, tc := range []struct {
+		name string
+		call func() error
+		want string
+	}{
+		{"unknown method", func() error { return c.Call("Fial", context.Background(), "plain") }, `contract: Tester has no method "Fial"`},
+		{"no context", func() error { return c.Call("Fail", "plain") }, "Tester.Fail: the first argument must be a non-nil context.Context"},
+		{"nil context", func() error { return c.Call("Fail", nil, "plain") }, "Tester.Fail: the first argument must be a non-nil context.Context"},
+		{"too few", func() error { return c.Call("Fail", context.Background()) }, "Tester.Fail: called with 0 arguments, the method takes 1"},
+		{"wrong type", func() error { return c.Call("Fail", context.Background(), 42) }, "Tester.Fail: argument 1 has type int, want string"},
+		{"nil value", func() error {
+			_, err := contract.Call1[int64](c, "Gen", context.Background(), nil, int64(0), nil)
+			return err
+		}, "Tester.Gen: argument 1 is nil, want type int64"},
+		{"results", func() error { return c.Call("Pid") }, "Tester.Pid: called for 0 results, the method has 1"},
+		{"result type", func() error { _, err := contract.Call1[string](c, "Pid"); return err }, "Tester.Pid: called for result 1 of type string, the method returns int"},
+		{"another implementation", func() error {
+			_, err := contract.Call1[string](c, "Nest", context.Background(), 1, &fakeTester{})
+			return err
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			if tc.want == "" {
+				if err != nil {
+					t.Errorf("%v", err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// fakeTester is a Tester of another type: it crosses as a callback.
+type fakeTester struct{ tester }
+
+type (
+	chanParam interface{ M(c chan int) error }
+	ctxSecond interface {
+		M(s string, ctx context.Context) error
+	}
+	readerOut   interface{ M() (io.Reader, error) }
+	errorSecond interface{ M() (error, int) }
+)
+
+// New refuses, with a message naming the method, what can never cross.
+func TestNewRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		new  func()
+		want string
+	}{
+		{"not an interface", func() { contract.New[int](func(*contract.Client) int { return 0 }) }, "contract.New: int is not an interface"},
+		{"chan", func() { contract.New[chanParam](func(*contract.Client) chanParam { return nil }) }, "contract.New: chanParam.M: parameter 1: chan int cannot cross the wire (it holds a chan int)"},
+		{"ctx second", func() { contract.New[ctxSecond](func(*contract.Client) ctxSecond { return nil }) }, "contract.New: ctxSecond.M: a context.Context must be the first parameter"},
+		{"reader result", func() { contract.New[readerOut](func(*contract.Client) readerOut { return nil }) }, "contract.New: readerOut.M: result 1: io.Reader cannot be a result (pass an io.Writer or io.Reader in instead)"},
+		{"error first", func() { contract.New[errorSecond](func(*contract.Client) errorSecond { return nil }) }, "contract.New: errorSecond.M: result 1: error is allowed only as the last result"},
+		{"twice", func() { contract.New[Tester](func(c *contract.Client) Tester { return testerClient{c} }) }, "contract.New: contract_test.Tester has a contract already"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				if got := fmt.Sprint(recover()); got != tc.want {
+					t.Errorf("panic %q\nwant  %q", got, tc.want)
+				}
+			}()
+			tc.new()
+		})
 	}
 }

@@ -82,5 +82,5 @@ func exitError(name string, pid int, status string, tail []string) error {
 			b.WriteString(l)
 		}
 	}
-	return fmt.Errorf("%w: %s", ErrProcessExited, b.String())
+	return fmt.Errorf("host: %w: %s", ErrProcessExited, b.String())
 }

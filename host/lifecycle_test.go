@@ -107,7 +107,7 @@ func TestLifecycleLeavesNothing(t *testing.T) {
 				if _, err := p.Builder(); !errors.Is(err, host.ErrStartTimeout) {
 					t.Errorf("Builder(): %v", err)
 				}
-				return p.pid(t)
+				return p.startedPid(t)
 			},
 		},
 		{
@@ -211,7 +211,7 @@ func TestDefaultLoggerAtInfo(t *testing.T) {
 	}
 	c.Kill() // the plugin's output is all read once it is reaped
 	out := stderr()
-	for _, want := range []string{"info entry", "warn entry", "error entry", "[WARN] a plain warning", "stdout after the address", testExeName} {
+	for _, want := range []string{"info entry", "warn entry", "error entry", "a plain warning", "stdout after the address", testExeName} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the host's stderr lacks %q:\n%s", want, out)
 		}
@@ -220,5 +220,14 @@ func TestDefaultLoggerAtInfo(t *testing.T) {
 		if strings.Contains(out, unwanted) {
 			t.Errorf("the host's stderr has %q, logged below Info:\n%s", unwanted, out)
 		}
+	}
+	// One level per line, and a stack's tabs as spaces, not "\t".
+	for _, unwanted := range []string{": [WARN]", ": [INFO]", ": [ERROR]", `\t`} {
+		if strings.Contains(out, unwanted) {
+			t.Errorf("the host's stderr has %q:\n%s", unwanted, out)
+		}
+	}
+	if !strings.Contains(out, "acme-vm: an hclog text line") || !strings.Contains(out, "|     /src/f.go:12") {
+		t.Errorf("the host's stderr lacks the plugin's hclog text line or its stack's line:\n%s", out)
 	}
 }

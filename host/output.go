@@ -135,10 +135,14 @@ func (t *tail) get() []string {
 }
 
 // stderrLogger forwards a plugin's stderr lines into an hclog Logger: hclog
-// JSON entries keep their level, message and fields; other lines are
-// logged at the level their prefix names ("[WARN] ...", also after the
-// date and time the standard library's log puts first), at Error from a Go
-// panic on, and at plain (Debug when unset, as go-plugin does) otherwise.
+// JSON entries keep their level, message and fields (a multi-line value,
+// such as a panic's stack, has its tabs expanded: hclog's text format
+// would show each as a literal \t); other lines are logged at the level
+// their prefix names ("[WARN] ...", also after the time stamp the standard
+// library's log or hclog's text format puts first), without the prefix
+// and time stamp, which the host's Logger writes its own of; at Error from
+// a Go panic on, and at plain (Debug when unset, as go-plugin does)
+// otherwise. The tail kept for errors keeps the level prefix.
 type stderrLogger struct {
 	l       hclog.Logger
 	tail    *tail
@@ -158,44 +162,76 @@ func (s *stderrLogger) line(line string) {
 	if level == hclog.NoLevel {
 		level = hclog.Debug
 	}
-	switch {
-	case strings.HasPrefix(line, "[TRACE]"):
-		level = hclog.Trace
-	case strings.HasPrefix(line, "[DEBUG]"):
-		level = hclog.Debug
-	case strings.HasPrefix(line, "[INFO]"):
-		level = hclog.Info
-	case strings.HasPrefix(line, "[WARN]"):
-		level = hclog.Warn
-	case strings.HasPrefix(line, "[ERROR]"), strings.HasPrefix(line, "[ERR]"):
-		level = hclog.Error
-	case strings.HasPrefix(line, "panic: "), strings.HasPrefix(line, "fatal error: "):
+	if l, rest, ok := cutLevel(line); ok {
+		level, line = l, rest
+	} else if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
 		s.inPanic = true
 		s.tail.pin(line)
 		level = hclog.Error
-	case s.inPanic:
+	} else if s.inPanic {
 		level = hclog.Error
 	}
 	s.l.Log(level, line)
 }
 
-// skipLogTime returns line without the "2006/01/02 15:04:05[.000000] "
-// the standard library's log starts lines with by default, if it has one.
-func skipLogTime(line string) string {
-	const date, clock = "2006/01/02 ", "15:04:05"
-	if len(line) < len(date)+len(clock) {
-		return line
-	}
-	for i, c := range []byte(date + clock) {
-		if d := line[i]; (c >= '0' && c <= '9') != (d >= '0' && d <= '9') || (c < '0' || c > '9') && c != d {
-			return line
+// levelPrefixes are the "[LEVEL]" prefixes a plain stderr line may start
+// with: hclog's and go-plugin's, and yamux's "[ERR]".
+var levelPrefixes = []struct {
+	prefix string
+	level  hclog.Level
+}{
+	{"[TRACE]", hclog.Trace},
+	{"[DEBUG]", hclog.Debug},
+	{"[INFO]", hclog.Info},
+	{"[WARN]", hclog.Warn},
+	{"[ERROR]", hclog.Error},
+	{"[ERR]", hclog.Error},
+}
+
+// cutLevel returns the level a line's "[LEVEL]" prefix names, and the line
+// without it and the spaces after it.
+func cutLevel(line string) (hclog.Level, string, bool) {
+	for _, p := range levelPrefixes {
+		if rest, ok := strings.CutPrefix(line, p.prefix); ok {
+			return p.level, strings.TrimLeft(rest, " "), true
 		}
 	}
-	rest := line[len(date)+len(clock):]
-	if strings.HasPrefix(rest, ".") {
-		rest = strings.TrimLeft(rest[1:], "0123456789")
+	return hclog.NoLevel, line, false
+}
+
+// skipLogTime returns line without the time stamp it starts with, if any:
+// "2006/01/02 15:04:05[.000000] ", as the standard library's log puts
+// first by default, or "2006-01-02T15:04:05[.000][Z|±0700] ", as hclog's
+// text format does.
+func skipLogTime(line string) string {
+	for _, layout := range []string{"2006/01/02 15:04:05", "2006-01-02T15:04:05"} {
+		if rest, ok := cutStamp(line, layout); ok {
+			if strings.HasPrefix(rest, ".") {
+				rest = strings.TrimLeft(rest[1:], "0123456789")
+			}
+			if layout[4] == '-' { // hclog's zone: Z or ±hhmm
+				rest = strings.TrimLeft(rest, "Z+-0123456789:")
+			}
+			if rest, ok := strings.CutPrefix(rest, " "); ok {
+				return rest
+			}
+		}
 	}
-	return strings.TrimPrefix(rest, " ")
+	return line
+}
+
+// cutStamp returns line after a date and time shaped as layout (digits
+// where layout has digits, the same separators), if it starts with one.
+func cutStamp(line, layout string) (string, bool) {
+	if len(line) < len(layout) {
+		return line, false
+	}
+	for i, c := range []byte(layout) {
+		if d := line[i]; (c >= '0' && c <= '9') != (d >= '0' && d <= '9') || (c < '0' || c > '9') && c != d {
+			return line, false
+		}
+	}
+	return line[len(layout):], true
 }
 
 type entry struct {
@@ -232,7 +268,11 @@ func parseEntry(line string) (entry, bool) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		e.args = append(e.args, strings.TrimPrefix(k, "@"), raw[k])
+		v := raw[k]
+		if s, ok := v.(string); ok && strings.Contains(s, "\n") {
+			v = strings.ReplaceAll(s, "\t", "    ")
+		}
+		e.args = append(e.args, strings.TrimPrefix(k, "@"), v)
 	}
 	return e, true
 }

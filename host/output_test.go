@@ -15,8 +15,10 @@ import (
 
 // The plugin's stderr is forwarded line by line into the host's Logger
 // under the plugin's name: hclog JSON entries keep level, message and
-// fields; "[LEVEL]" lines get that level, other lines Debug. Its stdout
-// after the address line goes to the log too (Config.Stdout nil).
+// fields (a multi-line field's tabs expanded); "[LEVEL]" lines get that
+// level, without the prefix or the time stamp before it (the standard
+// log's, hclog's text format's); other lines Debug. Its stdout after the
+// address line goes to the log too (Config.Stdout nil).
 func TestPluginLogForwarded(t *testing.T) {
 	t.Parallel()
 	for _, level := range []hclog.Level{hclog.Trace, hclog.Info} {
@@ -31,7 +33,7 @@ func TestPluginLogForwarded(t *testing.T) {
 			// Lines cross on the process's own pipes, not with the call's
 			// reply: wait for the last one written.
 			sink.waitFor(t, 5*time.Second, "for the plugin's stdout line", msgIs("stdout after the address"))
-			sink.waitFor(t, 5*time.Second, "for the plugin's last stderr line", msgIs("[ERROR] the last line"))
+			sink.waitFor(t, 5*time.Second, "for the plugin's last stderr line", msgIs("the last line"))
 
 			for _, tc := range []struct {
 				msg, level string
@@ -43,8 +45,11 @@ func TestPluginLogForwarded(t *testing.T) {
 				{"info entry", "info", hclog.Info, map[string]string{"k": "info", "n": "42"}},
 				{"warn entry", "warn", hclog.Warn, map[string]string{"k": "warn", "nested": "map[a:[1 2]]"}},
 				{"error entry", "error", hclog.Error, map[string]string{"k": "error", "err": "it broke"}},
-				{"[WARN] a plain warning", "warn", hclog.Warn, nil},
-				{"[WARN] a standard log warning", "warn", hclog.Warn, nil},
+				{"a plain warning", "warn", hclog.Warn, nil},
+				{"a standard log warning", "warn", hclog.Warn, nil},
+				{"acme-vm: an hclog text line", "info", hclog.Info, nil},
+				{"an entry with a stack", "error", hclog.Error, map[string]string{"stack": "goroutine 1 [running]:\nmain.f()\n    /src/f.go:12 +0x1d"}},
+				{"the last line", "error", hclog.Error, nil},
 				{"a plain line", "debug", hclog.Debug, nil},
 				{"stdout after the address", "info", hclog.Info, map[string]string{"stream": "stdout"}},
 			} {

@@ -54,7 +54,7 @@ func (c *Client) Ping(ctx context.Context) error {
 		return c.exitErr
 	}
 	if killed || rpcClient == nil {
-		return fmt.Errorf("%w: %s was killed by Client.Kill", ErrProcessExited, c.name)
+		return fmt.Errorf("host: %w: %s was killed by Client.Kill", ErrProcessExited, c.name)
 	}
 	call := c.pings.call(rpcClient)
 	select {

@@ -256,7 +256,7 @@ func (c *Client) watchAttached(conn *muxconn.Conn) {
 	if killed {
 		how = "Client.Kill hung up"
 	}
-	c.exitErr = fmt.Errorf("%w: %s, reattached in debug mode (pid %d at %s): %s; its process is not this host's to end",
+	c.exitErr = fmt.Errorf("host: %w: %s, reattached in debug mode (pid %d at %s): %s; its process is not this host's to end",
 		ErrProcessExited, c.name, r.Pid, r.Addr, how)
 	registry.remove(c)
 	close(c.exited)

@@ -74,7 +74,7 @@ func (c *Client) start(ctx context.Context, proven bool) (*plugin.RPCClient, err
 	rpcClient, p, killed := c.rpc, c.pending, c.killed
 	c.mu.Unlock()
 	if killed {
-		return nil, fmt.Errorf("%w: %s was killed by Client.Kill", ErrProcessExited, c.name)
+		return nil, fmt.Errorf("host: %w: %s was killed by Client.Kill", ErrProcessExited, c.name)
 	}
 	if proven && !first {
 		// Started by a Dispense, which did not wait for the answer.
@@ -183,7 +183,7 @@ func (c *Client) begin(parent context.Context, verb string) (ctx context.Context
 	c.mu.Unlock()
 	if killed || !registry.enter(c) {
 		cancel(nil)
-		return nil, time.Time{}, nil, fmt.Errorf("%w: %s was killed by Client.Kill (or CleanupClients) before it %s", ErrProcessExited, c.name, verb)
+		return nil, time.Time{}, nil, fmt.Errorf("host: %w: %s was killed by Client.Kill (or CleanupClients) before it %s", ErrProcessExited, c.name, verb)
 	}
 	deadline = time.Now().Add(c.cfg.StartTimeout)
 	ctx, cancelDeadline := context.WithDeadlineCause(ctx, deadline, errStartDeadline)
@@ -223,7 +223,7 @@ func (c *Client) stopped(parent, ctx context.Context, a *attempt) error {
 		if exited := c.exitedCh(); exited != nil && isClosed(exited) && c.exitErr != nil {
 			return c.exitErr
 		}
-		return fmt.Errorf("%w: %s was killed by Client.Kill while starting", ErrProcessExited, c.name)
+		return fmt.Errorf("host: %w: %s was killed by Client.Kill while starting", ErrProcessExited, c.name)
 	case errStartDeadline:
 		if a.phase == "address" && a.full > 0 {
 			// Still starting again after a full range: that is the reason.

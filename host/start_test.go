@@ -77,11 +77,7 @@ func TestStartTimeout(t *testing.T) {
 	if !p.Exited() {
 		t.Error("Exited() is false: the silent plugin was not killed and reaped")
 	}
-	// The pid from the host's entry: a helper slow to start (a loaded
-	// machine) is killed before it logs its own.
-	started := p.log.waitFor(t, time.Second, "the start's entry", msgIs("plugin started"))
-	pid, _ := started["pid"].(float64)
-	assertReaped(t, int(pid))
+	assertReaped(t, p.startedPid(t))
 	if _, err := p.Builder(); !errors.Is(err, host.ErrStartTimeout) {
 		t.Errorf("second Builder() error %v, want the same ErrStartTimeout", err)
 	}

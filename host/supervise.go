@@ -320,7 +320,7 @@ func (s *Supervisor) startFirst(ctx context.Context, c *Client) (*Client, uint64
 
 // endedErr is the error of a call after Kill or CleanupClients.
 func (s *Supervisor) endedErr() error {
-	return fmt.Errorf("%w: %s was killed by Supervisor.Kill (or CleanupClients): its supervision ended", ErrProcessExited, s.name)
+	return fmt.Errorf("host: %w: %s was killed by Supervisor.Kill (or CleanupClients): its supervision ended", ErrProcessExited, s.name)
 }
 
 // exitErr is how the last process ended, or nil.

@@ -178,6 +178,19 @@ func (p *plug) pid(t *testing.T) int {
 	return int(n)
 }
 
+// startedPid returns the pid of the process the host started, from the
+// host's own "plugin started" entry: a helper killed early (a short
+// StartTimeout on a loaded machine) may not have logged its pid yet.
+func (p *plug) startedPid(t *testing.T) int {
+	t.Helper()
+	e := p.log.waitFor(t, 10*time.Second, "of the start", msgIs("plugin started"))
+	n, ok := e["pid"].(float64)
+	if !ok || n <= 0 {
+		t.Fatalf("the start's entry has no pid: %v", e)
+	}
+	return int(n)
+}
+
 // assertReaped checks that pid is no process at all: not running, and not
 // a zombie left for someone to reap.
 func assertReaped(t *testing.T, pid int) {

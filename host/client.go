@@ -69,8 +69,9 @@ type Client struct {
 	pending     *wire.Pending // the preamble; its answer is read by conn's first Read
 	answerDue   answerDue     // when the answer is due
 
-	reattach    *Reattach // a plugin in debug mode to connect to instead of starting Cmd
-	reattachErr error     // why Config.Reattach is unusable
+	reattach    *Reattach     // a plugin in debug mode to connect to instead of starting Cmd
+	hungUp      chan struct{} // a reattached client's Kill closed the connection
+	reattachErr error         // why Config.Reattach is unusable
 
 	exited  chan struct{} // closed once the process is reaped
 	exitErr error         // how it ended; set before exited is closed
@@ -422,7 +423,7 @@ func (c *Client) wait(out *outputs, stdout, stderr *lineWriter) {
 	if killed {
 		tree.endGroup() // Kill ends what the plugin left running, too
 	}
-	err := c.cmd.Wait()
+	err := tree.wait()
 	out.drain(stdout, stderr)
 	status := "exit status 0"
 	if ps := c.cmd.ProcessState; ps != nil {

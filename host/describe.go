@@ -200,7 +200,12 @@ func runDescribeOnce(ctx context.Context, path string, timeout time.Duration) ([
 		readers.Go(func() { _, _ = io.Copy(rb.b, rb.r) })
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() {
+		tree.awaitExit()
+		// Whatever the binary started and left behind goes with it.
+		tree.endGroup()
+		exited <- tree.wait()
+	}()
 
 	select {
 	case err = <-exited:
@@ -211,8 +216,6 @@ func runDescribeOnce(ctx context.Context, path string, timeout time.Duration) ([
 		tree.kill()
 		err = <-exited
 	}
-	// Whatever the binary started and left behind goes with it.
-	endLeftovers(cmd, tree)
 	drained := make(chan struct{})
 	go func() { readers.Wait(); close(drained) }()
 	t := time.NewTimer(drainAfterExit)

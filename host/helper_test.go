@@ -71,6 +71,10 @@ func TestMain(m *testing.M) {
 	}
 	testutil.RefuseArguments()
 	code := m.Run()
+	if _, bad := host.GroupSignals(); len(bad) > 0 && code == 0 {
+		fmt.Fprintf(os.Stderr, "signals sent to reaped plugins' process groups during the run:\n%s\n", strings.Join(bad, "\n"))
+		code = 1
+	}
 	removeExamples()
 	os.Exit(code)
 }

@@ -4,11 +4,8 @@ package host_test
 // test sees the connection clogged through /proc/net/tcp (none on macOS).
 
 import (
-	"bufio"
 	"errors"
 	"net"
-	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,7 +36,7 @@ func TestKillFrozenPlugin(t *testing.T) {
 	for _, b := range bs {
 		go func() { errc <- b.Prepare(big) }()
 	}
-	waitClogged(t, port)
+	testutil.WaitClogged(t, port)
 	within(t, grace+time.Second, "Kill of a frozen plugin with 50 large calls in flight", p.Kill)
 	for range bs {
 		select {
@@ -52,52 +49,4 @@ func TestKillFrozenPlugin(t *testing.T) {
 		}
 	}
 	assertReaped(t, pid)
-}
-
-// waitClogged waits until the host's connection to the plugin listening
-// on port has a megabyte queued that the plugin does not take (tx_queue
-// in /proc/net/tcp): yamux's send loop is then blocked in its write.
-func waitClogged(t *testing.T, port string) {
-	t.Helper()
-	n, err := strconv.Atoi(port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rem := strings.ToUpper(strconv.FormatInt(int64(n), 16))
-	for len(rem) < 4 {
-		rem = "0" + rem
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if txQueue(t, ":"+rem) >= 1<<20 {
-			return
-		}
-		time.Sleep(time.Millisecond) // polling /proc: there is nothing to wait on
-	}
-	t.Fatalf("the connection to port %s never filled up", port)
-}
-
-// txQueue returns the largest send queue of the established sockets in
-// /proc/net/tcp whose remote address ends in rem (":PORT" in hex). Others
-// than the host's may match (a port is reused once its plugin accepted its
-// host), but only a frozen plugin's host queues a megabyte.
-func txQueue(t *testing.T, rem string) int64 {
-	f, err := os.Open("/proc/net/tcp")
-	if err != nil {
-		t.Skipf("no /proc/net/tcp: %v", err)
-	}
-	defer f.Close()
-	var max int64
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 || !strings.HasSuffix(fields[2], rem) || fields[3] != "01" {
-			continue
-		}
-		tx, _, _ := strings.Cut(fields[4], ":")
-		if q, err := strconv.ParseInt(tx, 16, 64); err == nil && q > max {
-			max = q
-		}
-	}
-	return max
 }

@@ -9,7 +9,9 @@ func (t *procTree) awaitExit() {
 	for {
 		err := unix.Waitid(unix.P_PID, t.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
 		if err != unix.EINTR {
-			t.zombie = err == nil
+			t.mu.Lock()
+			t.exited = err == nil
+			t.mu.Unlock()
 			return
 		}
 	}

@@ -1,8 +1,8 @@
-//go:build unix && !linux
+//go:build unix && !linux && !darwin && !dragonfly && !freebsd && !netbsd && !openbsd
 
 package host
 
-// awaitExit does nothing where there is no waitid(WNOWAIT) in
-// golang.org/x/sys: endGroup then does nothing either, and only a forced
-// kill ends the plugin's process group.
+// awaitExit does nothing where golang.org/x/sys has neither
+// waitid(WNOWAIT) nor kqueue: endGroup then does nothing either, and only
+// a forced kill ends the plugin's process group.
 func (t *procTree) awaitExit() {}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 
 	"github.com/mattn/go-isatty"
@@ -17,11 +18,23 @@ import (
 // started does not outlive it. (A process that left the group, with setsid
 // or setpgid, is out of reach: that is how such a process asks to outlive
 // its parent.)
+//
+// The group is signalled only while the plugin is not reaped: its pid, the
+// group's id, then still names it. Once reaped, the pid is free, and with a
+// host starting many group leaders a reused pid leads another plugin's
+// group. mu makes the signal and the reap exclusive.
 type procTree struct {
-	cmd    *exec.Cmd
-	group  bool // the plugin leads its own process group
-	zombie bool // the plugin has exited and is not reaped yet (awaitExit)
+	cmd   *exec.Cmd
+	group bool // the plugin leads its own process group
+
+	mu     sync.Mutex
+	exited bool // the plugin has exited and is not reaped yet (awaitExit)
+	reaped bool // the plugin is reaped, or about to be: no more signals
 }
+
+// signalGroup sends sig to the process group pgid; tests check through it
+// that the group's leader is not reaped at that moment.
+var signalGroup = func(pgid int, sig syscall.Signal) error { return syscall.Kill(-pgid, sig) }
 
 // prepareTree makes cmd start in a process group of its own, unless the
 // host's own SysProcAttr put it in another group, or its stdin is a
@@ -57,11 +70,15 @@ func newTree(cmd *exec.Cmd) *procTree {
 	return &procTree{cmd: cmd, group: own}
 }
 
-// kill kills the plugin and its process group. It is called before the
-// plugin is reaped, so its pid still names its group.
+// kill kills the plugin and its process group, unless it is reaped.
 func (t *procTree) kill() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.reaped {
+		return
+	}
 	if t.group {
-		if err := syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		if err := signalGroup(t.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			_ = t.cmd.Process.Kill()
 		}
 	}
@@ -69,15 +86,35 @@ func (t *procTree) kill() {
 }
 
 // endGroup kills what is left of the plugin's process group once the
-// plugin has exited, when the host ended it: a plugin that gave up on a
-// method ignoring its ctx, at the end of its grace period, exits on its own
-// and would leave that method's children behind. It acts only while the
-// plugin is a zombie (see awaitExit), whose pid no other process can have.
+// plugin has exited: what a describe run left, and, when the host ended
+// the plugin, what a plugin that gave up on a method ignoring its ctx left
+// at the end of its grace period. It acts only while the plugin is known
+// to be a zombie (see awaitExit), whose pid no other process can have.
 func (t *procTree) endGroup() {
-	if t.group && t.zombie {
-		_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.group && t.exited && !t.reaped {
+		_ = signalGroup(t.cmd.Process.Pid, syscall.SIGKILL)
 	}
 }
 
+// wait reaps the plugin (exec.Cmd.Wait). No signal is sent once it
+// begins: where awaitExit saw the exit, the plugin is a zombie until then.
+// Where it could not, a kill that crosses the reap may still reach the
+// pid after it was freed (a window of microseconds).
+func (t *procTree) wait() error {
+	t.mu.Lock()
+	known := t.exited
+	if known {
+		t.reaped = true
+	}
+	t.mu.Unlock()
+	err := t.cmd.Wait()
+	t.mu.Lock()
+	t.reaped = true
+	t.mu.Unlock()
+	return err
+}
+
 // release frees what the tree holds, once the plugin is reaped.
-func (t *procTree) release() { t.zombie = false }
+func (t *procTree) release() {}

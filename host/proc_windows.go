@@ -80,6 +80,9 @@ func (t *procTree) awaitExit() {
 	_, _ = windows.WaitForSingleObject(h, windows.INFINITE)
 }
 
+// wait reaps the plugin (exec.Cmd.Wait).
+func (t *procTree) wait() error { return t.cmd.Wait() }
+
 // endGroup terminates what is left in the plugin's job once the plugin has
 // exited, when the host ended it: a plugin that gave up on a method
 // ignoring its ctx exits on its own and would leave its children behind.

@@ -216,8 +216,9 @@ func (c *Client) attach(ctx context.Context, deadline time.Time) error {
 	}
 	c.mu.Lock()
 	c.conn, c.rpc, c.pending, c.answerDue = conn, rpcClient, pending, answerDue{by: deadline}
+	c.hungUp = make(chan struct{})
 	c.mu.Unlock()
-	go c.watchAttached(conn)
+	go c.watchAttached(conn, c.hungUp)
 	c.logger.Debug("reattached to plugin in debug mode", "addr", r.Addr, "pid", r.Pid)
 	return nil
 }
@@ -242,9 +243,16 @@ func (c *Client) attachErr(err error) error {
 }
 
 // watchAttached marks a reattached Client exited once its connection has
-// ended: the plugin hung up, its process ended, or Kill hung up.
-func (c *Client) watchAttached(conn *muxconn.Conn) {
-	<-conn.Ended()
+// ended: the plugin hung up, its process ended, or Kill hung up. Once Kill
+// has closed the connection (hungUp), it waits for yamux to read the end
+// of it for a moment only, as Kill does for a started plugin: a yamux
+// whose reading stopped never reads it.
+func (c *Client) watchAttached(conn *muxconn.Conn, hungUp <-chan struct{}) {
+	select {
+	case <-conn.Ended():
+	case <-hungUp:
+		waitEnded(conn, 100*time.Millisecond)
+	}
 	r := c.reattach
 	how := "the connection ended"
 	if err := conn.Err(); err != nil {
@@ -267,10 +275,12 @@ func (c *Client) watchAttached(conn *muxconn.Conn) {
 // hangUp is Kill for a reattached Client: it hangs up as Kill does with a
 // started plugin (the write side first, so that what the plugin still
 // sends arrives), waits up to KillGrace for the plugin's side to end, and
-// closes the connection. The process goes on.
+// closes the connection. The process goes on. Nothing here waits on the
+// plugin beyond KillGrace: a plugin stopped at a breakpoint reads nothing,
+// and a write to it can be stuck until the connection is closed.
 func (c *Client) hangUp() {
 	c.mu.Lock()
-	conn, rpcClient := c.conn, c.rpc
+	conn, rpcClient, hungUp := c.conn, c.rpc, c.hungUp
 	c.mu.Unlock()
 	if conn == nil {
 		return // never connected
@@ -280,6 +290,9 @@ func (c *Client) hangUp() {
 		c.logger.Debug("reattached plugin did not end its side in time; closing", "grace", c.cfg.KillGrace)
 	}
 	_ = conn.Close()
+	close(hungUp)
 	<-c.exited
+	// go-plugin's teardown asks the plugin to quit over the session that
+	// is now shut down, or shutting down: it does not wait for the plugin.
 	_ = rpcClient.Close()
 }

@@ -50,7 +50,8 @@ type Conn struct {
 	bufs    net.Buffers
 	writev  bool // net.Buffers.WriteTo(c) is a single writev
 
-	wclosed   bool        // CloseWrite was called; guarded by wmu
+	wclosed   bool        // the write side is closed; guarded by wmu
+	shut      atomic.Bool // CloseWrite was called: Writes from then on are discarded
 	drainBy   time.Time   // read deadline set by a failed write; guarded by wmu
 	dead      atomic.Bool // set by Close or a failed write, before closing c
 	closeOnce sync.Once
@@ -97,7 +98,7 @@ func isDataHeader(p []byte) bool {
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.wclosed || c.dead.Load() {
+	if c.wclosed || c.shut.Load() || c.dead.Load() {
 		// Nothing is sent any more, but the streams yamux opens and
 		// closes still count (see streams).
 		switch {
@@ -298,9 +299,31 @@ func (c *Conn) Close() error {
 // end of it, while Read goes on returning what the peer sends until the
 // peer closes its side. Later Writes are discarded, a held header too.
 // Where the underlying connection cannot half-close, CloseWrite is Close.
+//
+// CloseWrite never waits for a Write in progress, which may be stuck for
+// as long as the peer reads nothing (a plugin stopped at a breakpoint with
+// the socket buffers full): the write side is then closed once that Write
+// returns, so that the peer still reads whole frames, or by Close, which
+// ends the Write at once.
 func (c *Conn) CloseWrite() error {
-	c.wmu.Lock()
+	c.shut.Store(true)
+	if !c.wmu.TryLock() {
+		go func() {
+			c.wmu.Lock()
+			defer c.wmu.Unlock()
+			_ = c.closeWrite()
+		}()
+		return nil
+	}
 	defer c.wmu.Unlock()
+	return c.closeWrite()
+}
+
+// closeWrite closes the write side; wmu is held.
+func (c *Conn) closeWrite() error {
+	if c.wclosed && !c.dead.Load() {
+		return nil // closed already, by CloseWrite or a failed write
+	}
 	c.wclosed = true // a held header is discarded with its body
 	if cw, ok := c.c.(interface{ CloseWrite() error }); ok && !c.dead.Load() {
 		return cw.CloseWrite()

@@ -343,3 +343,66 @@ func TestLargeFrameOverTCP(t *testing.T) {
 		t.Errorf("Err() = %v", c.Err())
 	}
 }
+
+// CloseWrite returns at once while a Write is stuck on a peer that reads
+// nothing, and closes the write side when that Write returns: a peer that
+// reads at last gets the whole frame, then the end. Close instead ends the
+// stuck Write at once, and neither counts as a failed write.
+func TestCloseWriteDuringStuckWrite(t *testing.T) {
+	for _, then := range []string{"peer reads", "Close"} {
+		t.Run(then, func(t *testing.T) {
+			defer goleak.VerifyNone(t)
+			cc, sc := tcpPair(t)
+			defer sc.Close()
+			c := Wrap(cc)
+			defer c.Close()
+			body := bytes.Repeat([]byte{7}, 16<<20) // more than both socket buffers hold
+			h := hdr(0, 0, 1, uint32(len(body)))
+			wrote := make(chan struct{})
+			go func() {
+				defer close(wrote)
+				c.Write(h)
+				c.Write(body)
+			}()
+			for c.wmu.TryLock() { // until the Write holds it
+				c.wmu.Unlock()
+				time.Sleep(time.Millisecond)
+			}
+			returned := make(chan error, 1)
+			go func() { returned <- c.CloseWrite() }()
+			select {
+			case err := <-returned:
+				if err != nil {
+					t.Fatalf("CloseWrite: %v", err)
+				}
+			case <-wrote:
+				t.Fatal("the Write returned while the peer read nothing")
+			}
+			select {
+			case <-wrote:
+				t.Fatal("the Write returned at CloseWrite")
+			default:
+			}
+			switch then {
+			case "peer reads":
+				got, err := io.ReadAll(sc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, join(h, body)) {
+					t.Fatalf("peer read %d bytes, want the frame's %d and then the end", len(got), headerSize+len(body))
+				}
+				<-wrote
+				if n, _ := c.Write(hdr(typePing, 0, 0, 1)); n != headerSize {
+					t.Fatalf("Write after CloseWrite = %d", n)
+				}
+			case "Close":
+				c.Close()
+				<-wrote
+			}
+			if err := c.Err(); err != nil {
+				t.Errorf("Err() = %v, want nil: nothing failed", err)
+			}
+		})
+	}
+}

@@ -68,6 +68,8 @@ func TestKillReattachedStuckInWrite(t *testing.T) {
 	case <-killed:
 		t.Logf("Kill returned after %v", time.Since(t0))
 	case <-time.After(bound):
+		<-killed
+		t.Logf("Kill took %v", time.Since(t0))
 		t.Fatalf("Kill still blocked %v after it was called (KillGrace %v)", bound, grace)
 	}
 	wg.Wait()

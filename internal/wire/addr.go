@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -53,8 +52,12 @@ const NoFreePortLine = "plugwire-no-free-port"
 var ErrNoFreePort = errors.New("no free port in the plugin port range")
 
 // Listen listens on 127.0.0.1 on the first free port of minPort..maxPort.
-// It never listens on any other interface. When every port is taken its
-// error wraps ErrNoFreePort.
+// It never listens on any other interface. Only a port in use moves it to
+// the next one; when every port is taken its error wraps ErrNoFreePort.
+// Any other failure (no descriptors left, no buffer space, 127.0.0.1 not
+// available, a port this process may not use) ends it at once with its
+// cause: starting the plugin again would not help, and taking it for a
+// full range would make the host retry until its StartTimeout.
 //
 // The listener is plain TCP. Since Go 1.24 net.Listen opens Multipath TCP
 // listeners where the kernel has MPTCP; for a loopback port that only the
@@ -70,9 +73,7 @@ func Listen(minPort, maxPort int) (net.Listener, error) {
 		if err == nil {
 			return ln, nil
 		}
-		if errors.Is(err, os.ErrPermission) {
-			// A port this process may not use is not a busy one: starting
-			// the plugin again would not help.
+		if !portTaken(err) {
 			return nil, fmt.Errorf("listening on 127.0.0.1:%d (%s..%s range %d-%d): %w", p, EnvMinPort, EnvMaxPort, minPort, maxPort, err)
 		}
 		lastErr = err

@@ -23,12 +23,13 @@ import (
 // its sidecar check computed. Discover reads it once and writes it once,
 // only when it learnt something; see docs/discovery.md.
 const (
-	cacheFormat   = 1                  // the file's format; a file of another is ignored and rewritten
-	cacheFileName = "describe-v1.json" // in DiscoverOptions.CacheDir
-	cacheLockName = "describe-v1.lock" // held by a writer while it merges
-	cacheSubdir   = "plugwire"         // of os.UserCacheDir()
-	maxCacheFile  = 64 << 20           // a larger file is not read
-	cacheLockWait = 2 * time.Second    // how long a writer waits for another
+	cacheFormat      = 1                  // the file's format; a file of another is ignored and rewritten
+	cacheFileName    = "describe-v1.json" // in DiscoverOptions.CacheDir
+	cacheLockName    = "describe-v1.lock" // held by a writer while it merges
+	cacheTempPattern = "describe-*.tmp"   // a writer's file before its rename
+	cacheSubdir      = "plugwire"         // of os.UserCacheDir()
+	maxCacheFile     = 64 << 20           // a larger file is not read
+	cacheLockWait    = 2 * time.Second    // how long a writer waits for another
 )
 
 // userCacheDir is os.UserCacheDir; tests replace it so that they never
@@ -326,6 +327,14 @@ func (dc *describeCache) write(fresh map[string]*cacheEntry) error {
 		return err
 	}
 	defer unlock()
+	// A temporary file a minute old is one a writer that died left behind.
+	if tmps, err := filepath.Glob(filepath.Join(dc.dir, cacheTempPattern)); err == nil {
+		for _, f := range tmps {
+			if fi, err := os.Stat(f); err == nil && time.Since(fi.ModTime()) > time.Minute {
+				_ = os.Remove(f)
+			}
+		}
+	}
 	path := filepath.Join(dc.dir, cacheFileName)
 	entries, _ := readCache(path) // what it could not read was reported at open
 	if entries == nil {
@@ -343,7 +352,7 @@ func (dc *describeCache) write(fresh map[string]*cacheEntry) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dc.dir, "describe-*.tmp")
+	tmp, err := os.CreateTemp(dc.dir, cacheTempPattern)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,11 @@ func lockCache(path string, wait time.Duration) (func(), error) {
 		if err == nil {
 			return func() { _ = unix.Flock(fd, unix.LOCK_UN); f.Close() }, nil
 		}
+		if errors.Is(err, unix.ENOLCK) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+			// A file system without locks (some NFS mounts): writers
+			// may then lose each other's entries, never see half a file.
+			return func() { f.Close() }, nil
+		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
 			f.Close()
 			return nil, fmt.Errorf("locking %s: %w", path, err)

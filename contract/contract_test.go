@@ -9,6 +9,7 @@ import (
 	"github.com/plugwire/plugwire/shared"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -408,5 +409,45 @@ func TestNewRefuses(t *testing.T) {
 			}()
 			tc.new()
 		})
+	}
+}
+
+// A host discovers a binary serving a contract, looks the component up by
+// kind and name, and dispenses it.
+func TestDiscoveredComponent(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	name := "plugwire-tester"
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envHelper, "tester") // for describe and the start alike
+	t.Setenv("GORACE", "atexit_sleep_ms=0")
+	cat, err := host.DiscoverOptions{NoCache: true}.Discover(context.Background(), "plugwire-", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp, err := cat.Lookup("tester", "tester-two") // plugin "tester", its component "two"
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := comp.NewClient(&host.Config{Plugins: map[string]plugin.Plugin{"tester": Testers.Plugin(nil)}, Logger: hclog.NewNullLogger()})
+	defer c.Kill()
+	tt, err := Testers.Dispense(c, comp.Dispense)
+	if err != nil || comp.Dispense != "tester/two" {
+		t.Fatalf("dispensing %q: %v", comp.Dispense, err)
+	}
+	if got, err := tt.Nest(context.Background(), 3, &tester{}); err != nil || got != "3,2,1,0" {
+		t.Errorf("Nest = %q, %v", got, err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 // envHelper makes the test binary a plugin: "example" serves the
 // package example's Greeter, "tester" the tests' contract.
-const envHelper = "PLUGWIRE_CONTRACT_TEST_HELPER"
+const envHelper = "CONTRACT_TEST_HELPER" // not PLUGWIRE_*: a host passes it on to describe
 
 func TestMain(m *testing.M) {
 	switch h := os.Getenv(envHelper); h {

@@ -477,6 +477,14 @@ func runHelper(v string) error {
 	if sp.gmp1 {
 		runtime.GOMAXPROCS(1)
 	}
+	switch {
+	case kind == KindStream && sp.base == Plugwire:
+		serveStream()
+		return nil
+	case kind == KindGRPCStream:
+		serveGRPCStream()
+		return nil
+	}
 	plugins := map[string]plugin.Plugin{}
 	switch kind {
 	case KindBuilder:

@@ -26,6 +26,11 @@ type Metric struct {
 	// Mean shows the mean over rounds instead of the median (for costs
 	// whose rare outliers matter).
 	Mean bool
+	// Max shows the largest value over rounds (for bounds).
+	Max bool
+	// Spread shows the interquartile range after the median (for ratios
+	// measured within a round).
+	Spread bool
 }
 
 // Scenario is one row group of the table: it runs on some sides, keeps
@@ -42,6 +47,8 @@ type Scenario struct {
 	Measure func(side Side, state interface{}) ([]float64, error)
 	// Teardown releases a side's state after the last round.
 	Teardown func(interface{})
+	// OptIn scenarios run only when named (they take minutes).
+	OptIn bool
 }
 
 // TableConfig says what the table runs.
@@ -54,7 +61,10 @@ type TableConfig struct {
 	Plugins   int      // idle plugins per side for the memory scenario
 	Options   Options  // ports of the TCP sides
 	Start64   Options  // the 100-port range of the 64-plugin start
-	Progress  io.Writer
+	// StreamSize is how many bytes each round of the upload and download
+	// scenarios moves.
+	StreamSize int64
+	Progress   io.Writer
 }
 
 // DefaultTableConfig is what `go -C internal/bench run ./cmd/benchtable` runs.
@@ -66,6 +76,8 @@ var DefaultTableConfig = TableConfig{
 	Plugins: 8,
 	Options: DefaultOptions,
 	Start64: Options{MinPort: 31100, MaxPort: 31199, StartTimeout: time.Minute},
+	// A GiB, as issue 19 asks.
+	StreamSize: 1 << 30,
 }
 
 func withoutSide(s Side) func([]Side) []Side {
@@ -203,7 +215,11 @@ func Scenarios(cfg TableConfig) []Scenario {
 				r, err := IdleMemory(side, cfg.Plugins, 20, cfg.Options)
 				return []float64{r.BytesPerPlugin, r.GoroutinesPerPlugin, r.GrowthPerCall}, err
 			},
-		}}
+		},
+		streamScenario(cfg, "upload"),
+		streamScenario(cfg, "download"),
+		smallScenario(cfg),
+	}
 }
 
 // Row is one metric of one scenario: per side, the value of every round.
@@ -221,7 +237,7 @@ func RunTable(cfg TableConfig) ([]Row, error) {
 		progress = io.Discard
 	}
 	for _, sc := range Scenarios(cfg) {
-		if cfg.Scenarios != nil && !slices.Contains(cfg.Scenarios, sc.Name) {
+		if named := slices.Contains(cfg.Scenarios, sc.Name); !named && (cfg.Scenarios != nil || sc.OptIn) {
 			continue
 		}
 		sides := sc.Sides(cfg.Sides)
@@ -386,6 +402,11 @@ func PrintTable(w io.Writer, sides []Side, rounds int, rows []Row) error {
 			switch {
 			case !ok:
 				line = append(line, "")
+			case r.Metric.Max:
+				line = append(line, fmtVal(slices.Max(vs)/r.Metric.Scale))
+			case r.Metric.Spread:
+				q1, q3 := quartiles(vs)
+				line = append(line, fmt.Sprintf("%.3f (%.2f-%.2f)", Median(vs), q1, q3))
 			case r.Metric.Total, r.Metric.Mean:
 				var t float64
 				for _, v := range vs {
@@ -401,7 +422,7 @@ func PrintTable(w io.Writer, sides []Side, rounds int, rows []Row) error {
 		}
 		for _, s := range sides[1:] {
 			ratios := RoundRatios(r.Values[sides[0]], r.Values[s])
-			if r.Metric.Total || r.Metric.NoRatio || len(ratios) == 0 {
+			if r.Metric.Total || r.Metric.NoRatio || r.Metric.Spread || len(ratios) == 0 {
 				line = append(line, "", "")
 				continue
 			}

@@ -27,7 +27,8 @@ func main() {
 	var sides, scenarios, cpuprofile, ports, ports64 string
 	flag.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds; the sides alternate within each")
 	flag.StringVar(&sides, "sides", joinSides(cfg.Sides), "comma-separated sides; ratios are of the first to each other (the callback scenario adds 2013)")
-	flag.StringVar(&scenarios, "scenarios", "", "comma-separated scenarios to run: call,callback,4MiB,64MiB,start,start64,idle (default all)")
+	flag.StringVar(&scenarios, "scenarios", "", "comma-separated scenarios to run: call,callback,4MiB,64MiB,start,start64,idle (default), and upload,download,small (only when named)")
+	flag.Int64Var(&cfg.StreamSize, "stream-size", cfg.StreamSize, "bytes each round of upload and download moves")
 	flag.IntVar(&cfg.Calls, "calls", cfg.Calls, "Synopsis calls per side and round")
 	flag.IntVar(&cfg.Says, "says", cfg.Says, "Ui.Say callbacks per Run")
 	flag.IntVar(&cfg.Plugins, "plugins", cfg.Plugins, "plugins per side in the idle memory scenario")

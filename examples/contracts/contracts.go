@@ -1,8 +1,9 @@
 // Package contracts holds the contracts of the example host's own
 // component kinds, shared by the example plugins and the example host:
-// a Communicator moves files to and from a machine, as in Packer. Each is
-// a Go interface made a contract with package contract, and a client of
-// one line per method.
+// a Communicator moves files to and from a machine, and a Provisioner
+// sets one up through a Communicator, as in Packer. Each is a Go
+// interface made a contract with package contract, and a client of one
+// line per method.
 package contracts
 
 import (
@@ -11,12 +12,14 @@ import (
 	"io"
 
 	"github.com/plugwire/plugwire/contract"
+	"github.com/plugwire/plugwire/shared"
 )
 
-// CommunicatorKind is the kind under which plugins register
-// Communicators and hosts dispense them ("communicator/local").
+// The kinds under which plugins register these contracts and hosts
+// dispense them: "communicator/local", "provisioner/upload".
 const (
 	CommunicatorKind = "communicator"
+	ProvisionerKind  = "provisioner"
 )
 
 // ErrNotFound is the error, matched with errors.Is on either side, of a
@@ -46,4 +49,22 @@ func (c communicatorClient) Upload(ctx context.Context, dst string, r io.Reader)
 
 func (c communicatorClient) Download(ctx context.Context, src string, w io.Writer) (int64, error) {
 	return contract.Call1[int64](c.c, "Download", ctx, src, w)
+}
+
+// Provisioner sets up a machine after its build: it talks to the person
+// through ui and reaches the machine through comm, both served by its
+// caller for the length of the call. config is the provisioner's block
+// of the template.
+type Provisioner interface {
+	Provision(ctx context.Context, ui shared.Ui, comm Communicator, config map[string]any) error
+}
+
+// Provisioners is the Provisioner contract.
+var Provisioners = contract.New[Provisioner](
+	func(c *contract.Client) Provisioner { return provisionerClient{c} })
+
+type provisionerClient struct{ c *contract.Client }
+
+func (p provisionerClient) Provision(ctx context.Context, ui shared.Ui, comm Communicator, config map[string]any) error {
+	return p.c.Call("Provision", ctx, ui, comm, config)
 }

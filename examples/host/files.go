@@ -16,6 +16,7 @@ import (
 // contracts of package contracts.
 var contractPlugins = map[string]plugin.Plugin{
 	contracts.CommunicatorKind: contracts.Communicators.Plugin(nil),
+	contracts.ProvisionerKind:  contracts.Provisioners.Plugin(nil),
 }
 
 // localCommunicator is plugin-demo's communicator "local", as discovery

@@ -207,3 +207,34 @@ func assertFiles(t *testing.T, dir string, names ...string) {
 		t.Errorf("%s holds %q, want %q", dir, got, names)
 	}
 }
+
+// A builder block's provisioners run after its build: demo-upload sends
+// the artifact through the Communicator the host serves it, talking
+// through the build's Ui.
+func TestBuildProvisions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	artifact, uploaded := filepath.Join(dir, "artifact.txt"), filepath.Join(dir, "uploaded.txt")
+	tpl := writeTemplate(t, `{"builders": [
+		{"type": "demo-file", "name": "artifact", "path": "`+artifact+`", "content": "hi",
+		 "provisioners": [{"type": "demo-upload", "source": "`+artifact+`", "destination": "`+uploaded+`"}]},
+		{"type": "noop", "name": "broken",
+		 "provisioners": [{"type": "demo-upload", "source": "`+filepath.Join(dir, "nope")+`", "destination": "`+uploaded+`.2"}]}
+	]}`)
+	stdout, stderr, code := runHost(t, "build", tpl)
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (one provisioner fails)", code)
+	}
+	for _, want := range []string{"artifact: upload: uploading " + artifact + " to " + uploaded + "\n", "artifact: upload: uploaded 2 bytes to " + uploaded + "\n", "artifact: build finished\n"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if want := `broken: build failed: provisioner "demo-upload": upload: open ` + filepath.Join(dir, "nope"); !strings.Contains(stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr)
+	}
+	if b, err := os.ReadFile(uploaded); err != nil || string(b) != "hi" {
+		t.Errorf("uploaded: %q, %v", b, err)
+	}
+	assertFiles(t, dir, "artifact.txt", "uploaded.txt")
+}

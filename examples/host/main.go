@@ -185,7 +185,8 @@ func (c *core) clientOf(comp host.Component, plugins map[string]plugin.Plugin) (
 	return comp.NewClient(&host.Config{Logger: c.logger, Reattach: r, Plugins: plugins}), nil
 }
 
-// Builder starts the builder NAME in a process of its own and returns it.
+// Builder starts the builder NAME in a process of its own and returns it,
+// with the provisioners its block lists (see provisioned).
 func (c *core) Builder(name string) (shared.Builder, error) {
 	comp, err := c.cat.Lookup(shared.BuilderPluginName, name)
 	if err != nil {
@@ -198,7 +199,11 @@ func (c *core) Builder(name string) (shared.Builder, error) {
 	c.mu.Lock()
 	c.clients = append(c.clients, cl)
 	c.mu.Unlock()
-	return cl.DispenseBuilder(comp.Dispense)
+	b, err := cl.DispenseBuilder(comp.Dispense)
+	if err != nil {
+		return nil, err
+	}
+	return &provisioned{Builder: b, c: c}, nil
 }
 
 // Cli runs the command ARGS[0] with the rest of args, then ends the

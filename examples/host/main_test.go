@@ -87,6 +87,8 @@ func TestListComponents(t *testing.T) {
 		`command\s+build\s+-\s+command-build\s+Run the builds of a JSON template in parallel\n`,
 		`command\s+demo-hello\s+1\.0\.0\s+plugin-demo\s+Say hello from a plugin set\n`,
 		`command\s+echo\s+-\s+command-echo\s+Echo the arguments\n`,
+		`communicator\s+demo-local\s+1\.0\.0\s+plugin-demo\s*\n`,
+		`provisioner\s+demo-upload\s+1\.0\.0\s+plugin-demo\s*\n`,
 	} {
 		if !regexp.MustCompile(want).MatchString(stdout) {
 			t.Errorf("listing does not match %q:\n%s", want, stdout)

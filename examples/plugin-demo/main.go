@@ -1,10 +1,11 @@
 // Command plugin-demo is an example plugin set: one binary serving two
-// builders ("file" and "sleep"), a command ("hello"), and a component of
+// builders ("file" and "sleep"), a command ("hello"), and components of
 // the example host's own contracts (package contracts): the
-// communicator "local", with a version. A host that discovers it with
-// the prefix "plugin-" finds the builders demo-file and demo-sleep, the
-// command demo-hello and the communicator demo-local; it can dispense
-// them all from one process, or start one process per use.
+// communicator "local" and the provisioner "upload", with a version.
+// A host that discovers it with the prefix "plugin-" finds the builders
+// demo-file and demo-sleep, the command demo-hello, communicator/local
+// and provisioner/upload; it can dispense them all from one process, or
+// start one process per use.
 //
 //	go build -o bin/ ./examples/...
 //	bin/plugin-demo describe
@@ -36,6 +37,7 @@ func main() {
 	s.RegisterBuilder("sleep", &Sleep{})
 	s.RegisterCommand("hello", Hello{})
 	s.Register(contracts.CommunicatorKind, "local", contracts.Communicators.Plugin(Local{}))
+	s.Register(contracts.ProvisionerKind, "upload", contracts.Provisioners.Plugin(Upload{}))
 	s.Run()
 }
 

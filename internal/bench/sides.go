@@ -221,19 +221,26 @@ func startPlugwire(side Side, sp spec, kind Kind, o Options) (*Plugin, error) {
 		defer devNull.Close()
 		cmd.Stdin = devNull
 	}
-	c := host.NewClient(&host.Config{
-		Cmd:          cmd,
-		MinPort:      o.MinPort,
-		MaxPort:      o.MaxPort,
-		StartTimeout: o.startTimeout(),
-		Logger:       hclog.NewNullLogger(),
-	})
+	c := plugwireClient(cmd, o, nil)
 	raw, err := c.Dispense(string(kind))
 	if err != nil {
 		c.Kill()
 		return nil, fmt.Errorf("bench: %s: %w", side, err)
 	}
 	return dispensed(side, kind, raw, c.Kill)
+}
+
+// plugwireClient is the host's client of the plugin cmd starts, with
+// plugins (nil: plugwire's own).
+func plugwireClient(cmd *exec.Cmd, o Options, plugins map[string]plugin.Plugin) *host.Client {
+	return host.NewClient(&host.Config{
+		Cmd:          cmd,
+		MinPort:      o.MinPort,
+		MaxPort:      o.MaxPort,
+		StartTimeout: o.startTimeout(),
+		Logger:       hclog.NewNullLogger(),
+		Plugins:      plugins,
+	})
 }
 
 // dispensed is the Plugin for raw, dispensed from a client that kill ends.

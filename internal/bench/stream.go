@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire"
 	"github.com/plugwire/plugwire/contract"
@@ -180,17 +179,10 @@ func StartStream(o Options) (*StreamPlugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := host.NewClient(&host.Config{
-		Cmd:          cmd,
-		MinPort:      o.MinPort,
-		MaxPort:      o.MaxPort,
-		StartTimeout: o.startTimeout(),
-		Logger:       hclog.NewNullLogger(),
-		Plugins: map[string]plugin.Plugin{
-			contracts.CommunicatorKind: contracts.Communicators.Plugin(nil),
-			"probe":                    Probes.Plugin(nil),
-			shared.BuilderPluginName:   &shared.BuilderPlugin{},
-		},
+	c := plugwireClient(cmd, o, map[string]plugin.Plugin{
+		contracts.CommunicatorKind: contracts.Communicators.Plugin(nil),
+		"probe":                    Probes.Plugin(nil),
+		shared.BuilderPluginName:   &shared.BuilderPlugin{},
 	})
 	p := &StreamPlugin{client: c}
 	if p.Comm, err = contracts.Communicators.Dispense(c, "communicator/bench"); err == nil {
@@ -258,24 +250,15 @@ func ContractDownload(p *StreamPlugin, size int64) (StreamResult, error) {
 // TCPUpload sends size bytes to the plugin over a plain loopback TCP
 // connection and waits for its count.
 func TCPUpload(p *StreamPlugin, size int64) (StreamResult, error) {
-	addr, err := p.Probe.TCP(context.Background(), true, size)
-	if err != nil {
-		return StreamResult{}, err
-	}
-	return measure(p.Pid, size, func() (int64, error) {
-		conn, err := net.Dial("tcp4", addr)
-		if err != nil {
-			return 0, err
-		}
-		defer conn.Close()
+	return tcpCopy(p, true, size, func(conn *net.TCPConn) (int64, error) {
 		if _, err := io.CopyBuffer(onlyWriter{conn}, NewSource(size), make([]byte, CopyBuf)); err != nil {
 			return 0, err
 		}
-		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		if err := conn.CloseWrite(); err != nil {
 			return 0, err
 		}
 		var n int64
-		err = binary.Read(conn, binary.BigEndian, &n)
+		err := binary.Read(conn, binary.BigEndian, &n)
 		return n, err
 	})
 }
@@ -283,7 +266,17 @@ func TCPUpload(p *StreamPlugin, size int64) (StreamResult, error) {
 // TCPDownload reads size bytes from the plugin over a plain loopback TCP
 // connection.
 func TCPDownload(p *StreamPlugin, size int64) (StreamResult, error) {
-	addr, err := p.Probe.TCP(context.Background(), false, size)
+	return tcpCopy(p, false, size, func(conn *net.TCPConn) (int64, error) {
+		var s Sink
+		_, err := io.CopyBuffer(&s, onlyReader{conn}, make([]byte, CopyBuf))
+		return s.N, err
+	})
+}
+
+// tcpCopy has the plugin listen for a copy (Probe.TCP), then measures
+// dialling it and copy.
+func tcpCopy(p *StreamPlugin, upload bool, size int64, copy func(*net.TCPConn) (int64, error)) (StreamResult, error) {
+	addr, err := p.Probe.TCP(context.Background(), upload, size)
 	if err != nil {
 		return StreamResult{}, err
 	}
@@ -293,9 +286,7 @@ func TCPDownload(p *StreamPlugin, size int64) (StreamResult, error) {
 			return 0, err
 		}
 		defer conn.Close()
-		var s Sink
-		_, err = io.CopyBuffer(&s, onlyReader{conn}, make([]byte, CopyBuf))
-		return s.N, err
+		return copy(conn.(*net.TCPConn))
 	})
 }
 

@@ -387,3 +387,70 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Debug mode cannot be jammed: with many local connections open and silent
+// (more than a plugin holds), and more arriving all the time, a host that
+// proves the secret is served, not told that the plugin is busy; the
+// plugin holds a bounded number of them.
+func TestDebugModeNotJammed(t *testing.T) {
+	t.Parallel()
+	p := startDebugPlugin(t)
+	var (
+		mu     sync.Mutex
+		silent []net.Conn
+	)
+	defer func() {
+		for _, c := range silent {
+			c.Close()
+		}
+	}()
+	dial := func() {
+		c, err := net.Dial("tcp", p.entry.Addr)
+		if err != nil {
+			t.Errorf("a silent connection: %v", err)
+			return
+		}
+		mu.Lock()
+		silent = append(silent, c)
+		mu.Unlock()
+	}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(silent)
+	}
+	for range 3 * wire.MaxUnproven {
+		dial()
+	}
+	// One more every few milliseconds while the host starts, as a
+	// process trying to keep the plugin's turn busy would.
+	stop := make(chan struct{})
+	jammed := make(chan struct{})
+	go func() {
+		defer close(jammed)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				dial()
+			}
+		}
+	}()
+	for i := 1; i <= 2; i++ {
+		c := reattachClient(t, p)
+		t0 := time.Now()
+		if got, want := builderSays(t, c), fmt.Sprintf("say: builder a in pid %d", p.cmd.Process.Pid); got != want {
+			t.Fatalf("host %d among silent connections: %q, want %q", i, got, want)
+		}
+		t.Logf("host %d served %v after it started, among %d silent connections", i, time.Since(t0), count())
+		c.Kill()
+	}
+	close(stop)
+	<-jammed
+	if n, ok := openDescriptors(p.cmd.Process.Pid); ok && n > 2*wire.MaxUnproven+32 {
+		t.Errorf("the debug plugin holds %d descriptors with %d connections open to it", n, count())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -107,4 +108,11 @@ func TestDebugPluginStoppedLongerThanKeepalive(t *testing.T) {
 			t.Logf("debug plugin: %s", l) // something else sent SIGCONT
 		}
 	}
+}
+
+// openDescriptors counts the descriptors process pid has open, where
+// /proc tells.
+func openDescriptors(pid int) (int, bool) {
+	es, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "fd"))
+	return len(es), err == nil
 }

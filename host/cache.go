@@ -240,14 +240,13 @@ func (dc *describeCache) describe(ctx context.Context, c *candidate, timeout tim
 				got, _ := hex.DecodeString(hit.SHA256)
 				return nil, nil, fmt.Errorf("%w (from %s; its SHA-256 %s)", sumMismatch(c.path, got, want), side, hit.since("hashing"))
 			}
-			// Not a verified: what a client starts is checked at its start.
+			// What a client starts is checked at its start.
 			ss = &sidecarSum{hex: sum}
 		} else {
-			v, err := checkSHA256(c.path, want)
-			if err != nil {
+			if err := checkSHA256(ctx, c.path, want); err != nil {
 				return nil, nil, fmt.Errorf("%w (from %s)", err, side)
 			}
-			ss = &sidecarSum{hex: sum, verified: v}
+			ss = &sidecarSum{hex: sum}
 			learnt = true
 		}
 		rec.SHA256 = sum

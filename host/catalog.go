@@ -25,16 +25,13 @@ type Component struct {
 	Dispense   string // what to dispense from it: "builder/ebs", or "builder"
 	Version    string // "" when the binary reports none
 	SHA256     string // the binary's checksum from its sidecar file, checked again at start; "" when none
-
-	verified *verified // the check of SHA256 at discovery
 }
 
 // NewClient returns a client for the component's binary: cfg (nil means
-// the zero Config) with Cmd defaulting to exec.Command(Path) and SHA256
-// to the component's. Before each start the binary is checked against
-// SHA256; on Linux and macOS a binary whose identity (device, inode, size,
-// modification and change times) is the one hashed at discovery is not
-// read again. Each call makes a new client and so a new process:
+// the zero Config) with Cmd defaulting to a command for Path (run as the
+// file found, never looked up in PATH) and SHA256 to the component's, so
+// that what starts is checked against the sidecar's checksum as
+// Config.SHA256 says. Each call makes a new client and so a new process:
 // dispense several components from one client to share a process.
 func (c Component) NewClient(cfg *Config) *Client {
 	var cc Config
@@ -46,9 +43,6 @@ func (c Component) NewClient(cfg *Config) *Client {
 	}
 	if cc.SHA256 == "" {
 		cc.SHA256 = c.SHA256
-	}
-	if cc.verified == nil {
-		cc.verified = c.verified
 	}
 	return NewClient(&cc)
 }

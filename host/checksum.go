@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -34,20 +35,17 @@ const SidecarSuffix = "_SHA256SUM"
 // maxSidecar bounds how much of a sidecar file is read.
 const maxSidecar = 4096
 
-// checkSidecar checks the binary at path against its sidecar file and
-// returns what it verified (nil when there is no sidecar and none is
-// required, or when the file has no stable stamp) and the checksum ("" when
-// there is no sidecar).
-func checkSidecar(path string, required bool) (*verified, string, error) {
+// checkSidecar checks the binary at path against its sidecar file, within
+// ctx, and returns the checksum ("" when there is no sidecar).
+func checkSidecar(ctx context.Context, path string, required bool) (string, error) {
 	want, side, err := readSidecar(path, required)
 	if want == nil || err != nil {
-		return nil, "", err
+		return "", err
 	}
-	v, err := checkSHA256(path, want)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w (from %s)", err, side)
+	if err := checkSHA256(ctx, path, want); err != nil {
+		return "", fmt.Errorf("%w (from %s)", err, side)
 	}
-	return v, hex.EncodeToString(want), nil
+	return hex.EncodeToString(want), nil
 }
 
 // readSidecar returns the SHA-256 the sidecar file of the binary at path
@@ -90,82 +88,42 @@ func parseSHA256(s string) ([]byte, error) {
 	return b, nil
 }
 
-// sidecarSum is a checksum a sidecar file gave, and what checking it
-// verified.
+// sidecarSum is a checksum a sidecar file gave.
 type sidecarSum struct {
-	hex      string
-	verified *verified
+	hex string
 }
 
-// fileStamp is a file's identity where the system gives one that no
-// program can keep while changing the file: see stampOf.
+// fileStamp is a file's identity where the system gives one: see stampOf.
+// It only tells whether a pinned copy of a binary is still the file's
+// latest (see pins); what runs is always what was hashed.
 type fileStamp struct {
 	dev, ino     uint64
 	size         int64
 	mtime, ctime int64
 }
 
-// verified records that the file at path had the SHA-256 sum while it had
-// stamp: a later check that finds the same stamp need not read it again.
-type verified struct {
-	path  string
-	sum   []byte
-	stamp fileStamp
-}
-
-// holds reports whether the file at path still is the one v verified
-// against want.
-func (v *verified) holds(path string, want []byte) bool {
-	if v == nil || v.path != path || !bytes.Equal(v.sum, want) {
-		return false
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return false
-	}
-	st, ok := stampOf(fi)
-	return ok && st == v.stamp
-}
-
 // stampQuiet is how long a file must have been left alone for its stamp
-// to count: a file system takes its change times from a coarse clock, so a
-// change right after another can keep the same change time.
+// to tell later changes: a file system takes its change times from a
+// coarse clock, so a change right after another can keep the same change
+// time.
 const stampQuiet = time.Second
 
-// checkSHA256 hashes the file at path and compares it with want. It
-// returns what it verified when the file has a stamp that did not change
-// while it was read and whose change time is stampQuiet before now.
-func checkSHA256(path string, want []byte) (*verified, error) {
-	return checkSHA256At(path, want, time.Now())
-}
-
-func checkSHA256At(path string, want []byte, now time.Time) (*verified, error) {
+// checkSHA256 hashes the file at path, within ctx, and compares it with
+// want.
+func checkSHA256(ctx context.Context, path string, want []byte) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("host: checking the SHA-256 of %s: %w", path, err)
+		return fmt.Errorf("host: checking the SHA-256 of %s: %w", path, err)
 	}
 	defer f.Close()
-	before, err := f.Stat()
+	got, err := hashReader(ctx, f)
 	if err != nil {
-		return nil, fmt.Errorf("host: checking the SHA-256 of %s: %w", path, err)
+		return fmt.Errorf("host: checking the SHA-256 of %s: %w", path, err)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, fmt.Errorf("host: checking the SHA-256 of %s: %w", path, err)
+	if !bytes.Equal(got, want) {
+		return sumMismatch(path, got, want)
 	}
-	if got := h.Sum(nil); !bytes.Equal(got, want) {
-		return nil, sumMismatch(path, got, want)
-	}
-	after, err := f.Stat()
-	if err != nil {
-		return nil, nil
-	}
-	st1, ok1 := stampOf(before)
-	st2, ok2 := stampOf(after)
-	if !ok1 || !ok2 || st1 != st2 || now.Sub(time.Unix(0, st1.ctime)) < stampQuiet {
-		return nil, nil
-	}
-	return &verified{path: path, sum: want, stamp: st1}, nil
+	return nil
 }
 
 // sumMismatch is the error of a file at path whose SHA-256 is got, not
@@ -174,20 +132,37 @@ func sumMismatch(path string, got, want []byte) error {
 	return fmt.Errorf("host: %s: %w: its SHA-256 is %x, want %x", path, ErrChecksum, got, want)
 }
 
-// checkConfigSum checks the binary Config.Cmd names against
-// Config.SHA256, before it is started. A binary a Component's Discover
-// verified is not read again while its stamp is unchanged.
-func (c *Client) checkConfigSum() error {
+// hashChunk is how much hashReader reads between looks at its context:
+// a few milliseconds of hashing.
+const hashChunk = 1 << 20
+
+// hashReader returns the SHA-256 of what r holds, reading it in chunks so
+// that ctx ending (Start's context, Kill, Discover's context) stops it
+// within a chunk.
+func hashReader(ctx context.Context, r io.Reader) ([]byte, error) {
+	h := sha256.New()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n, err := io.CopyN(h, r, hashChunk)
+		if err == io.EOF || err == nil && n < hashChunk {
+			return h.Sum(nil), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// configSum returns Config.SHA256 decoded; nil when it is empty.
+func (c *Client) configSum() ([]byte, error) {
 	if c.cfg.SHA256 == "" {
-		return nil
+		return nil, nil
 	}
 	want, err := parseSHA256(c.cfg.SHA256)
 	if err != nil {
-		return fmt.Errorf("host: Config.SHA256: %w", err)
+		return nil, fmt.Errorf("host: Config.SHA256: %w", err)
 	}
-	if c.cfg.verified.holds(c.cfg.Cmd.Path, want) {
-		return nil
-	}
-	_, err = checkSHA256(c.cfg.Cmd.Path, want)
-	return err
+	return want, nil
 }

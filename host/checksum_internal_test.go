@@ -1,104 +1,111 @@
 package host
 
 import (
+	"context"
 	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/plugwire/plugwire/internal/testutil"
 )
 
-// A verified binary is not read again while its stamp holds; any change
-// to the file, its times or its place makes it read again.
-func TestVerifiedHolds(t *testing.T) {
+// A hash under a context that has ended stops at once with the context's
+// error: Discover's sidecar check and a start's pin both run under one.
+func TestHashingStopsWithItsContext(t *testing.T) {
 	dir := testutil.TempDir(t) // t.TempDir's RemoveAll fails under Wine
+	path := filepath.Join(dir, "big")
+	if err := os.WriteFile(path, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 64<<20); err != nil { // sparse: nothing on disk
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("not the file's"))
+	if err := os.WriteFile(path+SidecarSuffix, []byte(hexSum(sum)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := checkSidecar(ctx, path, false); !errors.Is(err, context.Canceled) || errors.Is(err, ErrChecksum) {
+		t.Errorf("checkSidecar under an ended context: %v, want context.Canceled", err)
+	}
+	if _, _, err := pinFor(ctx, exec.Command(path), sum[:]); !errors.Is(err, context.Canceled) || errors.Is(err, ErrChecksum) {
+		t.Errorf("pinFor under an ended context: %v, want context.Canceled", err)
+	}
+	if _, err := checkSidecar(context.Background(), path, false); !errors.Is(err, ErrChecksum) {
+		t.Errorf("checkSidecar: %v, want ErrChecksum", err)
+	}
+}
+
+// A pinned copy is used again while the file keeps its identity, and
+// made again (hashed again) once the file changed.
+func TestPinReused(t *testing.T) {
+	dir := testutil.TempDir(t)
 	path := filepath.Join(dir, "bin")
 	content := []byte("#!/bin/sh\nexit 0\n")
 	if err := os.WriteFile(path, content, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(content)
-	v, err := checkSHA256(path, sum[:])
-	if err != nil || v != nil {
-		t.Fatalf("a file just written: %v, %v; want it checked but not its stamp trusted", v, err)
-	}
-	later := time.Now().Add(time.Minute) // as if checked once the file was left alone
-	v, err = checkSHA256At(path, sum[:], later)
+	ctx := context.Background()
+	a, doneA, err := pinFor(ctx, exec.Command(path), sum[:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi, _ := os.Stat(path); fi != nil {
-		if _, ok := stampOf(fi); !ok {
-			if v != nil {
-				t.Fatal("verified without a stamp")
-			}
-			t.Skip("no file stamp on this system: every start hashes the binary")
-		}
+	defer doneA()
+	b, doneB, err := pinFor(ctx, exec.Command(path), sum[:])
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !v.holds(path, sum[:]) {
-		t.Fatal("does not hold for the file it verified")
+	defer doneB()
+	if a.held() && a != b {
+		t.Error("the file did not change, yet it was pinned again")
 	}
-	other := sha256.Sum256([]byte("other"))
-	if v.holds(path, other[:]) || v.holds(path+"x", sum[:]) {
-		t.Error("holds for another sum or path")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\nexit 1 # longer\n"), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	for _, change := range []struct {
-		name string
-		f    func() error
-	}{
-		{"same times set again", func() error {
-			fi, err := os.Stat(path)
-			if err != nil {
-				return err
-			}
-			return os.Chtimes(path, fi.ModTime(), fi.ModTime())
-		}},
-		{"rewritten in place", func() error { return os.WriteFile(path, content, 0o755) }},
-		{"replaced by a copy", func() error {
-			tmp := path + ".new"
-			if err := os.WriteFile(tmp, content, 0o755); err != nil {
-				return err
-			}
-			return os.Rename(tmp, path)
-		}},
-		{"mode changed", func() error { return os.Chmod(path, 0o700) }},
-	} {
-		v, err := checkSHA256At(path, sum[:], later)
-		if err != nil || v == nil {
-			t.Fatalf("%s: checkSHA256 = %v, %v", change.name, v, err)
-		}
-		waitClockPast(t, dir, v.stamp.ctime)
-		if err := change.f(); err != nil {
-			t.Fatal(err)
-		}
-		if v.holds(path, sum[:]) {
-			t.Errorf("%s: still holds", change.name)
-		}
+	if _, _, err := pinFor(ctx, exec.Command(path), sum[:]); !errors.Is(err, ErrChecksum) {
+		t.Errorf("after a write: %v, want ErrChecksum", err)
 	}
 }
 
-// waitClockPast waits until the file system's clock gives a change time
-// after ctime, as it does for a file left alone for stampQuiet.
-func waitClockPast(t *testing.T, dir string, ctime int64) {
-	t.Helper()
-	probe := filepath.Join(dir, "probe")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if err := os.WriteFile(probe, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		fi, err := os.Stat(probe)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st, _ := stampOf(fi); st.ctime > ctime {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the file system's clock did not move in 5 s")
-		}
-		time.Sleep(time.Millisecond) // polling a real condition
+func hexSum(s [sha256.Size]byte) string { return hex.EncodeToString(s[:]) }
+
+// BenchmarkPinCost compares what a start with a checksum pays before
+// exec: hashing the file in place ("hash", what a start does where there
+// is no memfd) with copying it into a sealed memfd and hashing the copy
+// ("pin", Linux); on a 16 MiB binary.
+func BenchmarkPinCost(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "bin")
+	content := make([]byte, 16<<20)
+	for i := range content {
+		content[i] = byte(i * 7)
 	}
+	if err := os.WriteFile(path, content, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	sum := sha256.Sum256(content)
+	ctx := context.Background()
+	b.Run("hash", func(b *testing.B) {
+		b.SetBytes(int64(len(content)))
+		for b.Loop() {
+			if err := checkSHA256(ctx, path, sum[:]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("pin", func(b *testing.B) {
+		b.SetBytes(int64(len(content)))
+		for b.Loop() {
+			img, err := pinFile(ctx, path, sum[:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			img.dropped()
+		}
+	})
 }

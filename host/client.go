@@ -64,6 +64,7 @@ type Client struct {
 	cmd         *exec.Cmd
 	tree        *procTree // cmd and what it starts
 	lifeline    *os.File
+	unpin       func() // releases what started the process from a verified copy
 	conn        *muxconn.Conn
 	rpc         *plugin.RPCClient
 	pending     *wire.Pending // the preamble; its answer is read by conn's first Read
@@ -134,7 +135,7 @@ func (c *Client) Exited() bool {
 	return isClosed(c.exitedCh())
 }
 
-// check validates the configuration, and the binary against Config.SHA256.
+// check validates the configuration.
 func (c *Client) check() error {
 	cmd := c.cfg.Cmd
 	switch {
@@ -154,7 +155,8 @@ func (c *Client) check() error {
 	if err := wire.CheckPortRange(c.cfg.MinPort, c.cfg.MaxPort); err != nil {
 		return fmt.Errorf("host: Config.%v", err)
 	}
-	return c.checkConfigSum()
+	_, err := c.configSum()
+	return err
 }
 
 // launch starts the process, reads its address line, connects and sends
@@ -215,23 +217,35 @@ func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 		return fmt.Errorf("host: creating output pipes for %s: %w", c.name, err)
 	}
 
+	unpin := func() {}
+	if a.img != nil {
+		if unpin, err = a.img.prepare(cmd); err != nil {
+			_ = lifeline.Close()
+			out.abort()
+			if feed != nil {
+				_ = feed.Close()
+			}
+			return err
+		}
+	}
 	prepareTree(cmd)
 	if err := cmd.Start(); err != nil {
+		unpin()
 		_ = lifeline.Close()
 		out.abort()
 		if feed != nil {
 			_ = feed.Close()
 		}
-		return fmt.Errorf("host: starting plugin %s: %w", cmd.Path, err)
+		return fmt.Errorf("host: starting plugin %s: %w", c.cfg.Cmd.Path, err)
 	}
 	out.started()
 	if feed != nil {
 		go feedStdin(feed, c.cfg.Stdin)
 	}
 	c.mu.Lock()
-	c.cmd, c.lifeline, c.tree = cmd, lifeline, newTree(cmd)
+	c.cmd, c.lifeline, c.tree, c.unpin = cmd, lifeline, newTree(cmd), unpin
 	c.mu.Unlock()
-	c.logger.Debug("plugin started", "path", cmd.Path, "pid", cmd.Process.Pid)
+	c.logger.Debug("plugin started", "path", c.cfg.Cmd.Path, "pid", cmd.Process.Pid)
 	go c.wait(out, stdout, stderr)
 	stopKill := context.AfterFunc(ctx, c.forceKill)
 	defer stopKill()
@@ -424,6 +438,7 @@ func (c *Client) wait(out *outputs, stdout, stderr *lineWriter) {
 		tree.endGroup() // Kill ends what the plugin left running, too
 	}
 	err := tree.wait()
+	c.unpin()
 	out.drain(stdout, stderr)
 	status := "exit status 0"
 	if ps := c.cmd.ProcessState; ps != nil {

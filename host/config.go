@@ -17,9 +17,8 @@ const (
 	DefaultKillGrace    = 2 * time.Second
 )
 
-// Config says how to start one plugin binary and what it serves. Its
-// unexported field is set only by Component.NewClient (the checks
-// Discover made); write Config literals with field names.
+// Config says how to start one plugin binary and what it serves. Write
+// Config literals with field names.
 type Config struct {
 	// Cmd is the plugin binary to start; required. Its Stdin, Stdout and
 	// Stderr must be nil: the host sets them (see Stdin, Stdout and
@@ -80,12 +79,17 @@ type Config struct {
 	// Nil means each line is logged at Info on Logger.
 	Stdout io.Writer
 
-	// SHA256, when set, is the hex SHA-256 the binary Cmd names must have:
-	// it is checked before the binary is started, and a mismatch fails the
-	// start with an error wrapping ErrChecksum. Empty means not checked.
+	// SHA256, when set, is the hex SHA-256 the binary Cmd names must have,
+	// a pin on the bytes that run: a mismatch fails the start with an
+	// error wrapping ErrChecksum. On Linux the binary is copied into a
+	// sealed in-memory file (memfd), the copy is hashed, and the plugin
+	// starts from that copy, so no later change to the file can reach
+	// the process; the copy is used again, without hashing, for starts
+	// while the file keeps its identity (device, inode, size, times), and
+	// dropped a minute after its last start. Elsewhere the file is hashed
+	// before every start. The hash runs under Start's context and Kill.
+	// Empty means not checked.
 	SHA256 string
-
-	verified *verified // set by Component.NewClient: the check Discover made
 
 	// Reattach, when set, is a plugin already running in debug mode for
 	// the Client to connect to instead of starting Cmd (see Reattach and

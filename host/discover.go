@@ -287,9 +287,8 @@ func (c *candidate) describe(ctx context.Context, timeout time.Duration, require
 func (c *candidate) components(order int) []listing {
 	var es []listing
 	var sum string
-	var v *verified
 	if c.sum != nil {
-		sum, v = c.sum.hex, c.sum.verified
+		sum = c.sum.hex
 	}
 	for kind, names := range c.desc.Components {
 		for _, name := range names {
@@ -305,7 +304,6 @@ func (c *candidate) components(order int) []listing {
 					Dispense: component.DispenseName(kind, name),
 					Version:  c.desc.Version,
 					SHA256:   sum,
-					verified: v,
 				},
 				order: order,
 			})

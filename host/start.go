@@ -105,6 +105,19 @@ type attempt struct {
 	deadline time.Time // StartTimeout after the start began
 	phase    string    // what the start waits for: "address" or "handshake"
 	full     int       // how many attempts before this one found the port range full
+	img      *image    // the verified binary to start; nil when there is no checksum
+}
+
+// pin returns the verified image of the binary to start when Config.SHA256
+// is set, within ctx (which Kill cancels); nil otherwise.
+func (c *Client) pin(ctx context.Context) (*image, error) {
+	want, err := c.configSum()
+	if want == nil || err != nil || c.cfg.Cmd.Err != nil {
+		return nil, err // a Cmd.Err is Start's to report
+	}
+	c.logger.Debug("checking the binary's SHA-256 before its start", "path", c.cfg.Cmd.Path)
+	img, _, err := pinFor(ctx, c.cfg.Cmd, want)
+	return img, err
 }
 
 // run is the first start: it launches the process, and launches it again
@@ -124,9 +137,20 @@ func (c *Client) run(parent context.Context, proven bool) error {
 		return err
 	}
 	defer end()
+	img, err := c.pin(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = c.stopped(parent, ctx, &attempt{deadline: deadline, phase: "checksum"})
+		}
+		registry.remove(c)
+		return err
+	}
+	if img != nil {
+		defer img.unuse()
+	}
 
 	for n := 1; ; n++ {
-		a := &attempt{deadline: deadline, phase: "address", full: n - 1}
+		a := &attempt{deadline: deadline, phase: "address", full: n - 1, img: img}
 		if ctx.Err() != nil {
 			err = c.stopped(parent, ctx, a)
 			break
@@ -203,7 +227,7 @@ func backoff(n int) time.Duration {
 func (c *Client) relaunch() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cmd, c.lifeline, c.tree = nil, nil, nil
+	c.cmd, c.lifeline, c.tree, c.unpin = nil, nil, nil, nil
 	c.exited = make(chan struct{})
 	c.exitErr = nil
 	c.tail = tail{}
@@ -229,6 +253,9 @@ func (c *Client) stopped(parent, ctx context.Context, a *attempt) error {
 			// Still starting again after a full range: that is the reason.
 			return fmt.Errorf("host: %w: %s found every port of %d-%d taken in %d attempts within %v",
 				ErrNoFreePort, c.name, c.cfg.MinPort, c.cfg.MaxPort, a.full, c.cfg.StartTimeout)
+		}
+		if a.phase == "checksum" {
+			return fmt.Errorf("host: %w: checking the SHA-256 of %s took longer than %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)
 		}
 		if a.phase == "handshake" {
 			return fmt.Errorf("host: %w: %s did not complete the handshake within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)

@@ -44,12 +44,30 @@ func AcceptHost(ln net.Listener, s Secret, deadline time.Time, stop <-chan struc
 	return a.run(deadline, stop)
 }
 
-// acceptor is one AcceptHost.
+// ServeHosts accepts connections on ln, as AcceptHost does, and calls
+// serve with each one that proves s, in a goroutine of its own (serve owns
+// the connection), until stop is closed: for a plugin in debug mode, which
+// serves host after host. Connections that prove nothing are held as
+// AcceptHost holds them (at most MaxUnproven, the oldest closed first), so
+// however many a local process opens and keeps silent, a host that proves
+// s is handed to serve within a round trip. It returns once ln is closed
+// and every serve has returned: nil after stop, or why accepting failed.
+func ServeHosts(ln net.Listener, s Secret, stop <-chan struct{}, serve func(net.Conn)) error {
+	a := &acceptor{ln: ln, s: s, max: MaxUnproven, timeout: HandshakeTimeout, finished: make(chan struct{}), serve: serve}
+	_, err := a.run(time.Now().Add(100*365*24*time.Hour), stop)
+	if isClosed(stop) {
+		return nil
+	}
+	return err
+}
+
+// acceptor is one AcceptHost, or one ServeHosts.
 type acceptor struct {
 	ln      net.Listener
 	s       Secret
-	max     int           // MaxUnproven
-	timeout time.Duration // HandshakeTimeout
+	max     int            // MaxUnproven
+	timeout time.Duration  // HandshakeTimeout
+	serve   func(net.Conn) // ServeHosts's; nil for AcceptHost
 
 	mu       sync.Mutex
 	unproven []net.Conn // in the order accepted
@@ -221,7 +239,11 @@ func (a *acceptor) handshake(conn net.Conn) {
 		a.other = other
 	}
 	a.mu.Unlock()
-	if ok {
+	switch {
+	case ok && a.serve != nil:
+		a.serve(conn)
+		return
+	case ok:
 		a.finish(conn, nil)
 		return
 	}

@@ -25,6 +25,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -39,12 +40,32 @@ func main() {
 		runPlugin()
 		return
 	}
+	if os.Getenv(envHog) == "1" {
+		hog()
+	}
 	d := flag.Duration("d", time.Minute, "how long to run (workers finish their scenario)")
 	workers := flag.Int("workers", 20, "concurrent workers")
 	grace := flag.Duration("grace", time.Second, "Config.KillGrace of every client")
 	verbose := flag.Bool("v", false, "log every failure as it happens")
+	hogs := flag.Int("hogs", 0, "processes that keep a CPU busy while the soak runs")
+	only := flag.String("only", "", "comma-separated scenarios to run (default: all)")
 	flag.Parse()
-	os.Exit(soak(*d, *workers, *grace, *verbose))
+	if err := pick(*only); err != nil {
+		fmt.Fprintln(os.Stderr, "soak:", err)
+		os.Exit(2)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "soak:", err)
+		os.Exit(2)
+	}
+	stopHogs, err := startHogs(exe, *hogs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "soak:", err)
+		os.Exit(2)
+	}
+	code := soak(*d, *workers, *grace, *verbose, stopHogs)
+	os.Exit(code)
 }
 
 // run is the soak's shared state.
@@ -91,7 +112,24 @@ func (r *run) mustBeGone(pid int) {
 	r.mu.Unlock()
 }
 
-func soak(d time.Duration, workers int, grace time.Duration, verbose bool) int {
+// pick keeps only the scenarios named in only, a comma-separated list.
+func pick(only string) error {
+	if only == "" {
+		return nil
+	}
+	var kept []scenario
+	for _, n := range strings.Split(only, ",") {
+		i := slices.IndexFunc(scenarios, func(sc scenario) bool { return sc.name == n })
+		if i < 0 {
+			return fmt.Errorf("-only: no scenario %q", n)
+		}
+		kept = append(kept, scenarios[i])
+	}
+	scenarios = kept
+	return nil
+}
+
+func soak(d time.Duration, workers int, grace time.Duration, verbose bool, stopHogs func()) int {
 	exe, err := os.Executable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
@@ -128,6 +166,7 @@ func soak(d time.Duration, workers int, grace time.Duration, verbose bool) int {
 	wg.Wait()
 	host.CleanupClients()
 	ran := time.Since(start)
+	stopHogs()
 
 	// Nothing may be left: no plugin, no grandchild of a forced plugin.
 	for _, p := range r.orphans {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
@@ -21,6 +22,10 @@ import (
 // envPlugin, set to "1", makes the soak binary serve soakBuilder.
 const envPlugin = "PLUGWIRE_SOAK_PLUGIN"
 
+// envExitAfter, a duration, makes the plugin exit with status 3 that long
+// after it starts.
+const envExitAfter = "PLUGWIRE_SOAK_EXIT_AFTER"
+
 // errRemote is what Run returns for op "remote-err": it wraps
 // context.DeadlineExceeded, as a builder's timed-out SSH dial would.
 var errRemote = fmt.Errorf("ssh: dial 10.0.0.7:22: %w", context.DeadlineExceeded)
@@ -28,6 +33,13 @@ var errRemote = fmt.Errorf("ssh: dial 10.0.0.7:22: %w", context.DeadlineExceeded
 func runPlugin() {
 	// No plugin may outlive a soak that forgot it.
 	time.AfterFunc(10*time.Minute, func() { os.Exit(9) })
+	if d, err := time.ParseDuration(os.Getenv(envExitAfter)); err == nil {
+		// A plugin that crashes soon after each start: a crash loop.
+		time.AfterFunc(d, func() {
+			fmt.Fprintln(os.Stderr, "soak plugin: crashing soon after the start")
+			os.Exit(3)
+		})
+	}
 	builderplugin.Serve(&soakBuilder{})
 }
 
@@ -72,6 +84,14 @@ func (b *soakBuilder) Prepare(config any) error {
 	m, _ := config.(map[string]any)
 	switch m["op"] {
 	case "mark":
+		return nil
+	case "crash-soon":
+		// Crash while idle, or while the host's next calls are in flight.
+		go func() {
+			time.Sleep(time.Duration(rand.N(20)) * time.Millisecond)
+			fmt.Fprintln(os.Stderr, "soak plugin: crashing on purpose, soon")
+			os.Exit(3)
+		}()
 		return nil
 	case "reply-exit":
 		// Exit as soon as the n-th reply has been written: net/rpc

@@ -228,8 +228,10 @@ func (s *Supervisor) setState(st superState) {
 // Start starts the plugin, as Client.Start does, unless it is running or
 // restarting: then Start returns nil at once. It returns an error
 // wrapping ErrCrashLoop after the Supervisor gave up, and one wrapping
-// ErrProcessExited after Kill. A failed start is not retried by itself:
-// a later Start or call tries again.
+// ErrProcessExited after Kill. When the start fails, Start returns its
+// error and the Supervisor starts the plugin again after the back-off, as
+// after a crash (the failure counts toward the crash-loop limit); a start
+// ended by ctx is not followed by another.
 func (s *Supervisor) Start(ctx context.Context) error {
 	if s.ctx == nil {
 		return errZeroSupervisor
@@ -287,7 +289,10 @@ func (s *Supervisor) client(ctx context.Context) (*Client, uint64, error) {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return nil, 0, fmt.Errorf("host: waiting for %s to restart: %w (it exited: %v)", s.name, context.Cause(ctx), s.exitErr())
+			if last := s.exitErr(); last != nil {
+				return nil, 0, fmt.Errorf("host: waiting for %s to restart: %w (it exited: %v)", s.name, context.Cause(ctx), last)
+			}
+			return nil, 0, fmt.Errorf("host: waiting for %s to start: %w", s.name, context.Cause(ctx))
 		}
 	}
 }
@@ -303,18 +308,28 @@ func (s *Supervisor) startFirst(ctx context.Context, c *Client) (*Client, uint64
 		c.Kill()
 		return nil, 0, s.endedErr()
 	}
-	if err != nil {
+	if err != nil && ctx.Err() != nil {
+		// Abandoned by the caller: not the plugin's failure.
 		s.cur = nil
 		s.setState(stateIdle)
 		s.mu.Unlock()
 		return nil, 0, err
 	}
+	s.monitor.Add(1)
+	if err != nil {
+		// The plugin failed to start: that counts as an exit, and it is
+		// started again after the back-off, as after a crash.
+		s.cur = nil
+		s.setState(stateRestarting)
+		s.mu.Unlock()
+		go s.watch(c, err)
+		return nil, 0, err
+	}
 	s.proc++
 	n := s.proc
 	s.setState(stateLive)
-	s.monitor.Add(1)
 	s.mu.Unlock()
-	go s.watch(c)
+	go s.watch(c, nil)
 	return c, n, nil
 }
 
@@ -332,17 +347,22 @@ func (s *Supervisor) exitErr() error {
 
 // watch follows the live process c: it checks its health, and when the
 // process exits starts another, until Kill, CleanupClients or a crash
-// loop. It is the only goroutine that emits events, so they keep their
+// loop. With startErr, c failed to start: that is its exit. watch is the
+// only goroutine that emits events while it runs, so they keep their
 // order.
-func (s *Supervisor) watch(c *Client) {
+func (s *Supervisor) watch(c *Client, startErr error) {
 	defer s.monitor.Done()
 	for {
-		s.emit(Event{Kind: EventStarted, Pid: c.pid()})
-		since := time.Now()
-		stopHealth := s.checkHealth(c)
-		<-c.exitedCh()
-		stopHealth()
-		err, pid, ran := c.exitErr, c.pid(), time.Since(since)
+		err, pid, ran := startErr, c.pid(), time.Duration(0)
+		if startErr == nil {
+			s.emit(Event{Kind: EventStarted, Pid: c.pid()})
+			since := time.Now()
+			stopHealth := s.checkHealth(c)
+			<-c.exitedCh()
+			stopHealth()
+			err, ran = c.exitErr, time.Since(since)
+		}
+		startErr = nil
 		for {
 			next, started := s.restart(err, pid, ran)
 			if next == nil {
@@ -364,8 +384,8 @@ func (s *Supervisor) watch(c *Client) {
 // start failed; nil when the supervision ended or gave up.
 func (s *Supervisor) restart(err error, pid int, ran time.Duration) (*Client, bool) {
 	s.mu.Lock()
-	s.lastExit = err
 	if s.state == stateEnded || registry.generation() != s.gen {
+		s.lastExit = err
 		if s.state != stateEnded {
 			s.setState(stateEnded)
 		}
@@ -373,17 +393,8 @@ func (s *Supervisor) restart(err error, pid int, ran time.Duration) (*Client, bo
 		s.emit(Event{Kind: EventExited, Pid: pid, Err: err, ended: true})
 		return nil, false
 	}
-	now := time.Now()
-	if ran >= s.o.HealthyAfter {
-		s.restarts = nil
-	}
-	for len(s.restarts) > 0 && now.Sub(s.restarts[0]) >= s.o.Window {
-		s.restarts = s.restarts[1:]
-	}
-	if s.o.MaxRestarts > 0 && len(s.restarts) >= s.o.MaxRestarts {
-		s.retryAt = s.restarts[0].Add(s.o.Window)
-		s.giveUp = fmt.Errorf("host: %w: %s exited %d times within %v; not restarted before %s or Supervisor.Reset (last exit: %v)",
-			ErrCrashLoop, s.name, len(s.restarts)+1, s.o.Window, s.retryAt.Format(time.RFC3339), err)
+	attempt, gaveUp := s.count(err, ran)
+	if gaveUp {
 		s.cur = nil
 		s.setState(stateGaveUp)
 		giveUp := s.giveUp
@@ -392,8 +403,6 @@ func (s *Supervisor) restart(err error, pid int, ran time.Duration) (*Client, bo
 		s.emit(Event{Kind: EventGaveUp, Err: giveUp})
 		return nil, false
 	}
-	s.restarts = append(s.restarts, now)
-	attempt := len(s.restarts)
 	wait := s.backoff(attempt)
 	s.cur = nil
 	s.setState(stateRestarting)
@@ -436,6 +445,29 @@ func (s *Supervisor) restart(err error, pid int, ran time.Duration) (*Client, bo
 	s.setState(stateLive)
 	s.mu.Unlock()
 	return c, true
+}
+
+// count records an exit (or failed start) with err of a process that ran
+// for ran: it returns the number of the restart due within the window, or
+// gaveUp when the crash-loop limit is reached (s.giveUp then says so).
+// s.mu is held.
+func (s *Supervisor) count(err error, ran time.Duration) (attempt int, gaveUp bool) {
+	now := time.Now()
+	s.lastExit = err
+	if ran >= s.o.HealthyAfter {
+		s.restarts = nil
+	}
+	for len(s.restarts) > 0 && now.Sub(s.restarts[0]) >= s.o.Window {
+		s.restarts = s.restarts[1:]
+	}
+	if s.o.MaxRestarts > 0 && len(s.restarts) >= s.o.MaxRestarts {
+		s.retryAt = s.restarts[0].Add(s.o.Window)
+		s.giveUp = fmt.Errorf("host: %w: %s exited %d times within %v; not started again before %s or Supervisor.Reset (last: %v)",
+			ErrCrashLoop, s.name, len(s.restarts)+1, s.o.Window, s.retryAt.Format(time.RFC3339), err)
+		return 0, true
+	}
+	s.restarts = append(s.restarts, now)
+	return len(s.restarts), false
 }
 
 // backoff is the wait before restart number attempt within the window:

@@ -297,12 +297,14 @@ func TestSupervisedCrashLoop(t *testing.T) {
 	t.Run("healthy period resets the count", func(t *testing.T) {
 		t.Parallel()
 		o := host.SupervisorOptions{MinBackoff: time.Millisecond, MaxRestarts: 1, Window: time.Hour, HealthyAfter: time.Nanosecond}
-		s := newSup(t, o, nil, "serve-then-exit", envDelay+"=500ms")
+		s := newSup(t, o, nil, "serve")
 		if err := s.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		for range 3 {
-			s.next(t, host.EventStarted)
+			if err := killPid(s.next(t, host.EventStarted).Pid); err != nil {
+				t.Fatal(err)
+			}
 			s.next(t, host.EventExited)
 			if r := s.next(t, host.EventRestarting); r.Attempt != 1 {
 				t.Fatalf("%v after a healthy run, want attempt 1", r)

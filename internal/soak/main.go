@@ -241,7 +241,7 @@ func (r *run) report(ran time.Duration, workers int) int {
 		ts := r.timings[k]
 		sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
 		fmt.Printf("%-40s n=%-5d median %-10v p99 %-10v max %v\n", k, len(ts),
-			ts[len(ts)/2].Round(time.Millisecond), ts[len(ts)*99/100].Round(time.Millisecond), ts[len(ts)-1].Round(time.Millisecond))
+			round(ts[len(ts)/2]), round(ts[len(ts)*99/100]), round(ts[len(ts)-1]))
 	}
 	fkeys := make([]string, 0, len(r.figures))
 	for k := range r.figures {
@@ -266,6 +266,14 @@ func (r *run) report(ran time.Duration, workers int) int {
 		}
 	}
 	return 1
+}
+
+// round keeps three significant digits or so: microseconds under 10 ms.
+func round(d time.Duration) time.Duration {
+	if d < 10*time.Millisecond {
+		return d.Round(time.Microsecond)
+	}
+	return d.Round(time.Millisecond)
 }
 
 func firstLines(s string, n int) string {

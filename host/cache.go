@@ -65,9 +65,6 @@ func (e *cacheEntry) stamp() fileStamp {
 	return fileStamp{dev: e.Dev, ino: e.Ino, size: e.Size, mtime: e.Mtime, ctime: e.Ctime}
 }
 
-// described reports whether the entry holds describe's outcome.
-func (e *cacheEntry) described() bool { return e.Out != nil || e.Err != "" }
-
 // cachedCauses are the causes a cached describe failure may wrap, by the
 // name the file gives them.
 var cachedCauses = []struct {
@@ -117,7 +114,7 @@ func (e *cacheEntry) outcome(path string, timeout time.Duration) (*Description, 
 	if e.Err == "" {
 		return nil, nil, false
 	}
-	de := &describeError{msg: "host: " + path + " " + e.Err + " (" + e.since("describing") + ")"}
+	de := &describeError{}
 	for _, name := range e.Is {
 		known := false
 		for _, c := range cachedCauses {
@@ -129,11 +126,27 @@ func (e *cacheEntry) outcome(path string, timeout time.Duration) (*Description, 
 			return nil, nil, false
 		}
 	}
-	if len(de.errs) == 0 || errors.Is(de, errDescribeTimeout) && int64(timeout) > e.Timeout {
+	if len(de.errs) == 0 {
 		return nil, nil, false
 	}
+	note := e.since("describing")
+	if errors.Is(de, errDescribeTimeout) {
+		again := time.Unix(0, e.At).Add(timeoutRetry)
+		if int64(timeout) > e.Timeout || !time.Now().Before(again) {
+			return nil, nil, false
+		}
+		note += "; tried again from " + again.UTC().Format(time.DateTime+" UTC") + ", or with a longer DescribeTimeout"
+	}
+	de.msg = "host: " + path + " " + e.Err + " (" + note + ")"
 	return nil, de, true
 }
+
+// timeoutRetry is how long a describe that ran out of time is remembered
+// for an unchanged file: a binary that hangs costs its timeout once an
+// hour at most, and a plugin that was only starved of CPU by a loaded
+// machine (a plugwire test binary took over 10 s to describe at a load
+// average of 40 on 2 cores) is not lost until someone touches it.
+const timeoutRetry = time.Hour
 
 // describeCache is the cache as one Discover uses it.
 type describeCache struct {
@@ -224,6 +237,25 @@ func (dc *describeCache) describe(ctx context.Context, c *candidate, timeout tim
 	if !ok || c.abs == "" {
 		return describe(ctx, c.path, timeout, requireSum)
 	}
+	if wait := time.Unix(0, st.ctime).Add(quietFor(st)).Sub(now); wait > 0 && wait <= cacheQuiet {
+		// Just written: wait for it to settle, so that what is described
+		// can be remembered.
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, fmt.Errorf("host: %s describe: %w", c.path, ctx.Err())
+		}
+		fi, err := os.Stat(c.path)
+		if err != nil {
+			return describe(ctx, c.path, timeout, requireSum)
+		}
+		now = time.Now()
+		if st, ok = cacheStamp(c.path, fi); !ok {
+			return describe(ctx, c.path, timeout, requireSum)
+		}
+	}
 	hit := dc.lookup(c.abs, st)
 	rec := &cacheEntry{Dev: st.dev, Ino: st.ino, Size: st.size, Mtime: st.mtime, Ctime: st.ctime, At: now.UnixNano()}
 	learnt := false
@@ -280,12 +312,26 @@ func (dc *describeCache) describe(ctx context.Context, c *candidate, timeout tim
 	return d, ss, err
 }
 
+// cacheQuiet is how long after its last change a file's stamp counts on
+// a file system with sub-second times: they come from a clock that moves
+// by ticks (up to 10 ms on Linux, 15.6 ms on Windows), so a change within
+// the same tick as the one before keeps the same times.
+const cacheQuiet = 50 * time.Millisecond
+
+// quietFor is how long after its last change the stamp st counts: a
+// change time in whole seconds is that of a file system with coarse times
+// (FAT's are 2 s).
+func quietFor(st fileStamp) time.Duration {
+	if st.ctime%int64(time.Second) == 0 {
+		return 2 * time.Second
+	}
+	return cacheQuiet
+}
+
 // keep sets c.rec to rec when the file still has stamp st, taken at now,
-// and st is old enough to tell any later change: a file system takes its
-// change times from a coarse clock, so a change right after another can
-// keep the same stamp.
+// and st was old enough then to tell any later change (quietFor).
 func (c *candidate) keep(rec *cacheEntry, st fileStamp, now time.Time) {
-	if now.Sub(time.Unix(0, st.ctime)) < stampQuiet {
+	if now.Sub(time.Unix(0, st.ctime)) < quietFor(st) {
 		return
 	}
 	fi, err := os.Stat(c.path)

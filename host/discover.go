@@ -80,8 +80,8 @@ func Discover(ctx context.Context, prefix string, dirs ...string) (*Catalog, err
 //
 // What a binary described, or why it failed to, is remembered in a cache
 // (see DiscoverOptions.CacheDir) until the file changes: a binary that
-// hangs costs its DescribeTimeout once, not on every Discover, and its
-// Skipped.Reason says that it was remembered.
+// hangs costs its DescribeTimeout once (and once an hour at most), not on
+// every Discover, and its Skipped.Reason says that it was remembered.
 func (o DiscoverOptions) Discover(ctx context.Context, prefix string, dirs ...string) (*Catalog, error) {
 	if strings.ContainsAny(prefix, `/\`) {
 		return nil, fmt.Errorf("host: Discover: prefix %s contains a path separator", wire.Quote(prefix))

@@ -158,6 +158,7 @@ func serveStream() {
 	s.Register(contracts.CommunicatorKind, "bench", contracts.Communicators.Plugin(benchComm{}))
 	s.Register("probe", "bench", Probes.Plugin(probe{}))
 	s.RegisterBuilder("bench", &Builder{})
+	s.Register("broker", "bench", brokerPlugin{})
 	s.Run()
 }
 
@@ -166,6 +167,7 @@ type StreamPlugin struct {
 	Comm    contracts.Communicator
 	Probe   Probe
 	Builder shared.Builder
+	Broker  *BrokerStreams
 	Pid     int
 	client  *host.Client
 }
@@ -183,12 +185,17 @@ func StartStream(o Options) (*StreamPlugin, error) {
 		contracts.CommunicatorKind: contracts.Communicators.Plugin(nil),
 		"probe":                    Probes.Plugin(nil),
 		shared.BuilderPluginName:   &shared.BuilderPlugin{},
+		"broker":                   brokerPlugin{},
 	})
 	p := &StreamPlugin{client: c}
 	if p.Comm, err = contracts.Communicators.Dispense(c, "communicator/bench"); err == nil {
 		if p.Probe, err = Probes.Dispense(c, "probe/bench"); err == nil {
 			if p.Builder, err = c.DispenseBuilder("builder/bench"); err == nil {
-				p.Pid, err = p.Probe.Pid()
+				var raw any
+				if raw, err = c.Dispense("broker/bench"); err == nil {
+					p.Broker = raw.(*BrokerStreams)
+					p.Pid, err = p.Probe.Pid()
+				}
 			}
 		}
 	}

@@ -27,6 +27,8 @@ func TestStreamSides(t *testing.T) {
 			"contract download": func() (StreamResult, error) { return ContractDownload(p, size) },
 			"tcp upload":        func() (StreamResult, error) { return TCPUpload(p, size) },
 			"tcp download":      func() (StreamResult, error) { return TCPDownload(p, size) },
+			"broker upload":     func() (StreamResult, error) { return BrokerUpload(p, size) },
+			"broker download":   func() (StreamResult, error) { return BrokerDownload(p, size) },
 			"grpc upload":       func() (StreamResult, error) { return GRPCUpload(g, size) },
 			"grpc download":     func() (StreamResult, error) { return GRPCDownload(g, size) },
 		} {
@@ -62,9 +64,11 @@ func BenchmarkStream(b *testing.B) {
 	}{
 		{"upload/contract", func() (StreamResult, error) { return ContractUpload(p, streamOp) }},
 		{"upload/tcp", func() (StreamResult, error) { return TCPUpload(p, streamOp) }},
+		{"upload/broker", func() (StreamResult, error) { return BrokerUpload(p, streamOp) }},
 		{"upload/grpc", func() (StreamResult, error) { return GRPCUpload(g, streamOp) }},
 		{"download/contract", func() (StreamResult, error) { return ContractDownload(p, streamOp) }},
 		{"download/tcp", func() (StreamResult, error) { return TCPDownload(p, streamOp) }},
+		{"download/broker", func() (StreamResult, error) { return BrokerDownload(p, streamOp) }},
 		{"download/grpc", func() (StreamResult, error) { return GRPCDownload(g, streamOp) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

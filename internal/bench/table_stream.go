@@ -45,14 +45,15 @@ func startStreams(cfg TableConfig, grpcPeer bool) (interface{}, error) {
 
 // streamScenario moves cfg.StreamSize bytes per round through the
 // Communicator contract ("upload" or "download"), a plain TCP connection
-// between the same two processes, and go-plugin's gRPC streaming, in an
-// order that turns with the rounds.
+// between the same two processes, a bare MuxBroker stream of the
+// contract's own connection, and go-plugin's gRPC streaming, in an order
+// that turns with the rounds.
 func streamScenario(cfg TableConfig, dir string) Scenario {
 	name := fmt.Sprintf("Upload %s", sizeName(cfg.StreamSize))
-	contractFn, tcpFn, grpcFn := ContractUpload, TCPUpload, GRPCUpload
+	contractFn, tcpFn, grpcFn, brokerFn := ContractUpload, TCPUpload, GRPCUpload, BrokerUpload
 	if dir == "download" {
 		name = fmt.Sprintf("Download %s", sizeName(cfg.StreamSize))
-		contractFn, tcpFn, grpcFn = ContractDownload, TCPDownload, GRPCDownload
+		contractFn, tcpFn, grpcFn, brokerFn = ContractDownload, TCPDownload, GRPCDownload, BrokerDownload
 	}
 	mbps := func(n string) Metric { return Metric{Name: n, Unit: "MB/s", Scale: 1} }
 	ratio := func(n string) Metric { return Metric{Name: n, Unit: "×", Scale: 1, Spread: true} }
@@ -63,6 +64,9 @@ func streamScenario(cfg TableConfig, dir string) Scenario {
 			mbps(name + ", contract"),
 			mbps("  plain loopback TCP, same processes"),
 			ratio("  contract / TCP (per round)"),
+			mbps("  bare MuxBroker stream, same connection"),
+			ratio("  contract / MuxBroker stream (per round)"),
+			ratio("  MuxBroker stream / TCP (per round)"),
 			mbps("  go-plugin gRPC stream"),
 			ratio("  contract / gRPC (per round)"),
 			rss("  host peak RSS growth, contract (max)"),
@@ -79,10 +83,11 @@ func streamScenario(cfg TableConfig, dir string) Scenario {
 		Measure: func(_ Side, s interface{}) ([]float64, error) {
 			st := s.(*streamState)
 			size := cfg.StreamSize
-			var c, t, g StreamResult
+			var c, t, b, g StreamResult
 			runs := []func() error{
 				func() (err error) { c, err = contractFn(st.p, size); return },
 				func() (err error) { t, err = tcpFn(st.p, size); return },
+				func() (err error) { b, err = brokerFn(st.p, size); return },
 				func() (err error) { g, err = grpcFn(st.g, size); return },
 			}
 			for i := range runs {
@@ -91,8 +96,8 @@ func streamScenario(cfg TableConfig, dir string) Scenario {
 				}
 			}
 			st.round++
-			cm, tm, gm := c.MBps(size), t.MBps(size), g.MBps(size)
-			return []float64{cm, tm, cm / tm, gm, cm / gm,
+			cm, tm, bm, gm := c.MBps(size), t.MBps(size), b.MBps(size), g.MBps(size)
+			return []float64{cm, tm, cm / tm, bm, cm / bm, bm / tm, gm, cm / gm,
 				float64(c.HostPeak), float64(c.PluginPeak),
 				float64(t.HostPeak), float64(t.PluginPeak),
 				float64(g.HostPeak), float64(g.PluginPeak)}, nil

@@ -124,7 +124,7 @@ func ExampleDescribe() {
 	}
 	fmt.Println(d.Version, d.Protocol, d.Components)
 	// Output:
-	// 1.0.0 2 map[builder:[file sleep] command:[hello]]
+	// 1.0.0 2 map[builder:[file sleep] command:[hello] communicator:[local] provisioner:[upload]]
 }
 
 func ExampleDiscover() {
@@ -145,6 +145,8 @@ func ExampleDiscover() {
 	// builder demo-file 1.0.0 plugin-demo builder/file
 	// builder demo-sleep 1.0.0 plugin-demo builder/sleep
 	// command demo-hello 1.0.0 plugin-demo command/hello
+	// communicator demo-local 1.0.0 plugin-demo communicator/local
+	// provisioner demo-upload 1.0.0 plugin-demo provisioner/upload
 }
 
 // A component found by Discover makes its client; dispensing several

@@ -86,8 +86,10 @@ type Config struct {
 	// starts from that copy, so no later change to the file can reach
 	// the process; the copy is used again, without hashing, for starts
 	// while the file keeps its identity (device, inode, size, times), and
-	// dropped a minute after its last start. Elsewhere the file is hashed
-	// before every start. The hash runs under Start's context and Kill.
+	// dropped a minute after its last start. On Windows the file is hashed
+	// through a handle that lets nobody write, delete or rename it until
+	// the start is done; elsewhere it is hashed before every start. The
+	// hash runs under Start's context and Kill.
 	// Empty means not checked.
 	SHA256 string
 

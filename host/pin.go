@@ -14,9 +14,10 @@ import (
 // A checksum is a pin: the bytes the kernel executes are the bytes that
 // were hashed. On Linux the host copies the binary into a sealed memfd
 // (no write, grow or shrink can reach it any more), hashes the sealed
-// copy and starts the plugin from it; elsewhere it hashes the file before
-// every start (see pinFile). docs/checksums.md has the reasoning and the
-// measurements.
+// copy and starts the plugin from it; on Windows it hashes the file
+// through a handle that denies writes until the start is done; elsewhere
+// it hashes the file before every start (see pinFile). docs/checksums.md
+// has the reasoning and the measurements.
 
 // pinLinger is how long a pinned copy is kept after its last start, so
 // that a host starting a binary again and again (a client per build)

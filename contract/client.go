@@ -253,7 +253,7 @@ func (c *Client) encodeArgs(m *method, args []any, a *rpcx.CallArgs, st *callSta
 			return nil, fmt.Errorf("%s: argument %d: %w", m.full, i+1, err)
 		}
 	}
-	return enc.buf.Bytes(), nil
+	return enc.finish(), nil
 }
 
 // offerServer returns the server for v, a callback argument or result of
@@ -267,6 +267,9 @@ func offerServer(p *peer, t reflect.Type, v reflect.Value) (*server, error) {
 }
 
 func (c *Client) decodeResults(m *method, b []byte, results []any) error {
+	if len(m.out) == 0 {
+		return nil
+	}
 	dec := newDecoder(b)
 	for i, p := range m.out {
 		var v reflect.Value

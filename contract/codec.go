@@ -2,17 +2,26 @@ package contract
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/gob"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"reflect"
 )
 
-// A call's arguments (and a method's results) cross as one gob stream:
-// per value, in order, its gob encoding (after a nil flag for a pointer,
-// slice or map, so that nil stays nil and empty stays empty), its JSON
-// encoding as []byte (for types holding interfaces), or a uint32 stream id
-// (callbacks and byte streams, 0 for nil).
+// A call's arguments (and a method's results) cross as one byte slice: a
+// head, then, when any value needs it, one gob stream. In the head, per
+// value, in order: a stream id (callbacks and byte streams, 0 for nil); a
+// value of a basic kind (bool, integers, floats, string, []byte) in a
+// fixed binary form; the JSON encoding of a type holding interfaces; or,
+// for anything else, a nil flag (pointers, slices and maps, so that nil
+// stays nil and empty stays empty) whose value, unless nil, is the next
+// one of the gob stream. Small calls, the common case, never pay for
+// gob's per-stream type descriptions.
+
+var errShort = errors.New("encoded values cut short")
 
 // valueOf returns arg as a value of p's type, or an error naming it.
 func valueOf(m *method, i int, p param, arg any) (reflect.Value, error) {
@@ -47,72 +56,184 @@ func isNil(v reflect.Value) bool {
 	return false
 }
 
+// basic reports whether values of t cross in the head's binary form.
+func basic(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.String, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	case reflect.Slice:
+		return t.Elem().Kind() == reflect.Uint8
+	}
+	return false
+}
+
 type encoder struct {
-	buf bytes.Buffer
-	enc *gob.Encoder
+	head []byte
+	gobs bytes.Buffer
+	gob  *gob.Encoder
 }
 
-func newEncoder() *encoder {
-	e := &encoder{}
-	e.enc = gob.NewEncoder(&e.buf)
-	return e
+func newEncoder() *encoder { return &encoder{} }
+
+func (e *encoder) bytes(b []byte) {
+	e.head = binary.AppendUvarint(e.head, uint64(len(b)))
+	e.head = append(e.head, b...)
 }
 
-// value writes v, of a gob or JSON kind.
+func (e *encoder) id(id uint32) error {
+	e.head = binary.AppendUvarint(e.head, uint64(id))
+	return nil
+}
+
+// value writes v, of a value kind (gob or JSON).
 func (e *encoder) value(p param, v reflect.Value) error {
 	if p.kind == kindJSON {
 		b, err := json.Marshal(v.Interface())
 		if err != nil {
 			return fmt.Errorf("%w: a %v: %v", ErrEncoding, v.Type(), err)
 		}
-		return e.enc.Encode(b)
+		e.bytes(b)
+		return nil
+	}
+	if basic(p.t) {
+		switch k := p.t.Kind(); {
+		case k == reflect.Bool:
+			b := byte(0)
+			if v.Bool() {
+				b = 1
+			}
+			e.head = append(e.head, b)
+		case k == reflect.String:
+			e.head = binary.AppendUvarint(e.head, uint64(v.Len()))
+			e.head = append(e.head, v.String()...)
+		case k == reflect.Float32 || k == reflect.Float64:
+			e.head = binary.LittleEndian.AppendUint64(e.head, math.Float64bits(v.Float()))
+		case v.CanInt():
+			e.head = binary.AppendVarint(e.head, v.Int())
+		case v.CanUint():
+			e.head = binary.AppendUvarint(e.head, v.Uint())
+		default: // []byte
+			if v.IsNil() {
+				e.head = append(e.head, 0)
+				return nil
+			}
+			e.head = append(e.head, 1)
+			e.bytes(v.Bytes())
+		}
+		return nil
 	}
 	if nilable(p.t) {
-		null := v.IsNil()
-		if err := e.enc.Encode(null); err != nil || null {
-			return err
+		if v.IsNil() {
+			e.head = append(e.head, 0)
+			return nil
 		}
+		e.head = append(e.head, 1)
 	}
-	if err := e.enc.EncodeValue(v); err != nil {
+	if e.gob == nil {
+		e.gob = gob.NewEncoder(&e.gobs)
+	}
+	if err := e.gob.EncodeValue(v); err != nil {
 		return fmt.Errorf("%w: a %v: %v", ErrEncoding, p.t, err)
 	}
 	return nil
 }
 
-func (e *encoder) id(id uint32) error { return e.enc.Encode(id) }
-
-type decoder struct{ dec *gob.Decoder }
-
-func newDecoder(b []byte) *decoder {
-	return &decoder{dec: gob.NewDecoder(bytes.NewReader(b))}
+// finish returns the encoded values.
+func (e *encoder) finish() []byte {
+	if e.gobs.Len() == 0 && len(e.head) == 0 {
+		return nil
+	}
+	out := binary.AppendUvarint(make([]byte, 0, 2+len(e.head)+e.gobs.Len()), uint64(len(e.head)))
+	out = append(out, e.head...)
+	return append(out, e.gobs.Bytes()...)
 }
 
-// value reads a value of p's gob or JSON kind.
+type decoder struct {
+	head []byte
+	rest []byte
+	gob  *gob.Decoder
+	err  error
+}
+
+func newDecoder(b []byte) *decoder {
+	if len(b) == 0 {
+		return &decoder{}
+	}
+	n, k := binary.Uvarint(b)
+	if k <= 0 || uint64(len(b)-k) < n {
+		return &decoder{err: errShort}
+	}
+	return &decoder{head: b[k : k+int(n)], rest: b[k+int(n):]}
+}
+
+func (d *decoder) uvarint() (uint64, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	n, k := binary.Uvarint(d.head)
+	if k <= 0 {
+		return 0, errShort
+	}
+	d.head = d.head[k:]
+	return n, nil
+}
+
+func (d *decoder) bytes() ([]byte, error) {
+	n, err := d.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if uint64(len(d.head)) < n {
+		return nil, errShort
+	}
+	b := d.head[:n:n]
+	d.head = d.head[n:]
+	return b, nil
+}
+
+func (d *decoder) byte() (byte, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	if len(d.head) == 0 {
+		return 0, errShort
+	}
+	b := d.head[0]
+	d.head = d.head[1:]
+	return b, nil
+}
+
+// value reads a value of p's value kind (gob or JSON).
 func (d *decoder) value(p param, decodeJSON func([]byte, any) error) (reflect.Value, error) {
 	ptr := reflect.New(p.t)
+	v := ptr.Elem()
 	if p.kind == kindJSON {
-		var b []byte
-		if err := d.dec.Decode(&b); err != nil {
+		b, err := d.bytes()
+		if err != nil {
 			return reflect.Value{}, err
 		}
 		if err := decodeJSON(b, ptr.Interface()); err != nil {
 			return reflect.Value{}, fmt.Errorf("decoding a %v from JSON: %v", p.t, err)
 		}
-		return ptr.Elem(), nil
+		return v, nil
+	}
+	if basic(p.t) {
+		return v, d.basic(v)
 	}
 	if nilable(p.t) {
-		var null bool
-		if err := d.dec.Decode(&null); err != nil {
-			return reflect.Value{}, err
-		}
-		if null {
-			return ptr.Elem(), nil
+		null, err := d.byte()
+		if err != nil || null == 0 {
+			return v, err
 		}
 	}
-	if err := d.dec.DecodeValue(ptr); err != nil {
+	if d.gob == nil {
+		d.gob = gob.NewDecoder(bytes.NewReader(d.rest))
+	}
+	if err := d.gob.DecodeValue(ptr); err != nil {
 		return reflect.Value{}, fmt.Errorf("decoding a %v: %v", p.t, err)
 	}
-	v := ptr.Elem()
 	// gob sends an empty slice or map as nothing at all.
 	switch {
 	case v.Kind() == reflect.Slice && v.IsNil():
@@ -123,10 +244,66 @@ func (d *decoder) value(p param, decodeJSON func([]byte, any) error) (reflect.Va
 	return v, nil
 }
 
+// basic reads v, of a basic kind.
+func (d *decoder) basic(v reflect.Value) error {
+	switch k := v.Kind(); {
+	case k == reflect.Bool:
+		b, err := d.byte()
+		v.SetBool(b != 0)
+		return err
+	case k == reflect.String:
+		b, err := d.bytes()
+		v.SetString(string(b))
+		return err
+	case k == reflect.Float32 || k == reflect.Float64:
+		if len(d.head) < 8 || d.err != nil {
+			return errShort
+		}
+		v.SetFloat(math.Float64frombits(binary.LittleEndian.Uint64(d.head)))
+		d.head = d.head[8:]
+		return nil
+	case v.CanInt():
+		if d.err != nil {
+			return d.err
+		}
+		n, k := binary.Varint(d.head)
+		if k <= 0 {
+			return errShort
+		}
+		d.head = d.head[k:]
+		if v.OverflowInt(n) {
+			return fmt.Errorf("%d overflows a %v", n, v.Type())
+		}
+		v.SetInt(n)
+		return nil
+	case v.CanUint():
+		n, err := d.uvarint()
+		if err == nil && v.OverflowUint(n) {
+			err = fmt.Errorf("%d overflows a %v", n, v.Type())
+		}
+		if err == nil {
+			v.SetUint(n)
+		}
+		return err
+	default: // []byte
+		null, err := d.byte()
+		if err != nil || null == 0 {
+			return err
+		}
+		b, err := d.bytes()
+		if err == nil {
+			v.SetBytes(append(make([]byte, 0, len(b)), b...))
+		}
+		return err
+	}
+}
+
 func (d *decoder) id() (uint32, error) {
-	var id uint32
-	err := d.dec.Decode(&id)
-	return id, err
+	n, err := d.uvarint()
+	if err == nil && n > math.MaxUint32 {
+		err = fmt.Errorf("stream id %d out of range", n)
+	}
+	return uint32(n), err
 }
 
 // jsonDecode is how a JSON-kind value is decoded unless the contract says

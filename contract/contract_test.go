@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/plugwire/plugwire/shared"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -130,6 +131,24 @@ func TestValues(t *testing.T) {
 		got, err := tt.Echo(tc.s, tc.list, tc.m, tc.p)
 		if err != nil || got != tc.want {
 			t.Errorf("Echo = %s (%v)\nwant %s", got, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		b    bool
+		i8   int8
+		u    uint64
+		f    float32
+		bs   []byte
+		m    Mode
+		want string
+	}{
+		{false, 0, 0, 0, nil, "", `false 0 0 0 ""(nil=true) ""`},
+		{true, -128, 1<<64 - 1, -1.5, []byte{}, "fast", `true -128 18446744073709551615 -1.5 ""(nil=false) "fast"`},
+		{true, 127, 1, float32(math.Inf(1)), []byte("\xff\x00"), "ü", `true 127 1 +Inf "\xff\x00"(nil=false) "ü"`},
+	} {
+		got, bs, err := tt.Kinds(tc.b, tc.i8, tc.u, tc.f, tc.bs, tc.m)
+		if err != nil || got != tc.want || (bs == nil) != (tc.bs == nil) || string(bs) != string(tc.bs) {
+			t.Errorf("Kinds = %s, %q (%v)\nwant %s, %q", got, bs, err, tc.want, tc.bs)
 		}
 	}
 	// A value JSON refuses is an error naming it; nothing is called.

@@ -58,9 +58,11 @@
 //     caller stops reading it then (a Read already under way finishes in
 //     the background). Everything a method wrote to a writer has been
 //     written to the caller's writer when the call returns.
-//   - Anything else encoding/gob encodes, with nil and empty slices and
-//     maps told apart at the top level; a type that is or holds an
-//     interface (any, map[string]any) crosses as its JSON encoding.
+//   - Anything else encoding/gob encodes (basic kinds in a compact binary
+//     form of their own), with nil and empty slices and maps told apart
+//     at the top level; a type that is or holds an interface (any,
+//     map[string]any) crosses as its JSON encoding, so a string inside it
+//     arrives as valid UTF-8.
 //
 // # Methods without an error result
 //

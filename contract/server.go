@@ -55,7 +55,11 @@ func (t *taken) close() {
 }
 
 func (s *server) take(ids []rpcx.ConnID) (*taken, error) {
-	t := &taken{conns: map[uint32]net.Conn{}, clients: map[uint32]*rpc.Client{}}
+	t := &taken{}
+	if len(ids) == 0 {
+		return t, nil
+	}
+	t.conns, t.clients = map[uint32]net.Conn{}, map[uint32]*rpc.Client{}
 	var first error
 	for _, c := range ids {
 		if c.Stream {
@@ -196,6 +200,9 @@ func (s *server) decodeArgs(ctx context.Context, m *method, b []byte, t *taken, 
 }
 
 func (s *server) encodeResults(m *method, out []reflect.Value) ([]byte, error) {
+	if len(m.out) == 0 {
+		return nil, nil
+	}
 	enc := newEncoder()
 	for i, p := range m.out {
 		v := out[i]
@@ -217,5 +224,5 @@ func (s *server) encodeResults(m *method, out []reflect.Value) ([]byte, error) {
 			return nil, fmt.Errorf("%s: result %d: %w", m.full, i+1, err)
 		}
 	}
-	return enc.buf.Bytes(), nil
+	return enc.finish(), nil
 }

@@ -26,6 +26,8 @@ type Tester interface {
 	Probe(ctx context.Context, kind string, cb Tester) (string, error)
 	// Echo returns its arguments as they arrived.
 	Echo(s string, list []string, m map[string]any, p *Point) (string, error)
+	// Kinds returns its arguments of basic kinds as they arrived.
+	Kinds(b bool, i8 int8, u uint64, f float32, bs []byte, m Mode) (string, []byte, error)
 	// Wait waits for ctx to end and returns its error.
 	Wait(ctx context.Context) error
 	// Nest calls cb.Nest(depth-1, itself) while depth > 0 and returns
@@ -48,6 +50,9 @@ type Tester interface {
 	// Tell says text on ui, the library's own contract as a callback.
 	Tell(ctx context.Context, ui shared.Ui, text string) error
 }
+
+// Mode is a named basic type.
+type Mode string
 
 // Point is a struct argument.
 type Point struct {
@@ -73,6 +78,9 @@ func (t testerClient) Echo(s string, list []string, m map[string]any, p *Point) 
 	return contract.Call1[string](t.c, "Echo", s, list, m, p)
 }
 func (t testerClient) Wait(ctx context.Context) error { return t.c.Call("Wait", ctx) }
+func (t testerClient) Kinds(b bool, i8 int8, u uint64, f float32, bs []byte, m Mode) (string, []byte, error) {
+	return contract.Call2[string, []byte](t.c, "Kinds", b, i8, u, f, bs, m)
+}
 func (t testerClient) Nest(ctx context.Context, depth int, cb Tester) (string, error) {
 	return contract.Call1[string](t.c, "Nest", ctx, depth, cb)
 }
@@ -149,6 +157,10 @@ func (*tester) Probe(ctx context.Context, kind string, cb Tester) (string, error
 
 func (*tester) Echo(s string, list []string, m map[string]any, p *Point) (string, error) {
 	return fmt.Sprintf("%q %#v(nil=%v) %v(nil=%v) %+v", s, list, list == nil, m, m == nil, p), nil
+}
+
+func (*tester) Kinds(b bool, i8 int8, u uint64, f float32, bs []byte, m Mode) (string, []byte, error) {
+	return fmt.Sprintf("%v %d %d %v %q(nil=%v) %q", b, i8, u, f, bs, bs == nil, m), bs, nil
 }
 
 func (*tester) Wait(ctx context.Context) error {

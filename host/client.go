@@ -300,8 +300,21 @@ func (c *Client) connect(ctx context.Context, a *attempt, addrCh <-chan string, 
 		return fmt.Errorf("host: %w: %s at %s: %w", ErrConnect, c.name, addr, err)
 	}
 	// The handshake's reads and writes are under deadlines; ctx ending
-	// closes the connection, which ends them at once.
+	// closes the connection, which ends them at once. So does the
+	// plugin's exit: whatever holds its port then is not this launch's
+	// plugin (another process can take the port the moment the plugin
+	// dies, and keep the connection without answering), so the start
+	// fails with the exit, not at the answer's deadline.
 	stopClose := context.AfterFunc(ctx, func() { _ = raw.Close() })
+	handshaking := make(chan struct{})
+	defer close(handshaking)
+	go func(exited <-chan struct{}) {
+		select {
+		case <-exited:
+			_ = raw.Close()
+		case <-handshaking:
+		}
+	}(c.exitedCh())
 	// The hello goes out now and the plugin's answer is read by yamux's
 	// first read (rpcconn.Open): the host opens go-plugin's streams and
 	// sends the first Dispense request while the answer is on the way,
@@ -417,10 +430,14 @@ func (c *Client) handshakeErr(ctx context.Context, err error, due answerDue) err
 			return fmt.Errorf("host: %w: %s did not answer the handshake within %v of the host connecting", ErrStartTimeout, c.name, answerTimeout)
 		}
 		return fmt.Errorf("host: %w: %s did not complete the handshake within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)
-	case errors.Is(err, wire.ErrVersionMismatch), errors.Is(err, wire.ErrHandshake):
+	case errors.Is(err, wire.ErrVersionMismatch):
 		return fmt.Errorf("host: %s: %w", c.name, err)
 	case isConnEnd(err) && ctx.Err() == nil && c.ended(ctx):
+		// Before ErrHandshake, which a failed send or read wraps too
+		// ("sending handshake ...: broken pipe"): the plugin died.
 		return errExited
+	case errors.Is(err, wire.ErrHandshake):
+		return fmt.Errorf("host: %s: %w", c.name, err)
 	}
 	return fmt.Errorf("host: %w: %s: %w", ErrHandshake, c.name, err)
 }

@@ -74,13 +74,20 @@ const ConnectTimeout = time.Minute
 // host, or the environment is wrong, Serve prints one line saying what is
 // wrong on stderr and exits with status 1.
 func Serve(plugins map[string]plugin.Plugin) {
-	if err := serve(plugins); err != nil {
+	var lifeline *wire.Lifeline
+	err := serve(plugins, &lifeline)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(os.Args[0]), err)
+	}
+	endIfHostDied(&lifeline)
+	if err != nil {
 		os.Exit(1)
 	}
 }
 
-func serve(plugins map[string]plugin.Plugin) error {
+// serve serves plugins; *lifeline is set to the host's lifeline once it
+// is watched.
+func serve(plugins map[string]plugin.Plugin, lifeline **wire.Lifeline) error {
 	if debug, err := wire.DebugMode(os.LookupEnv); err != nil {
 		return err
 	} else if debug {
@@ -113,14 +120,15 @@ func serve(plugins map[string]plugin.Plugin) error {
 	}
 	ignoreStopSignals()
 
-	hostGone := make(chan struct{})
+	var hostGone <-chan struct{}
 	if v, ok := os.LookupEnv(wire.EnvLifeline); ok {
 		_ = os.Unsetenv(wire.EnvLifeline)
-		lifeline, err := wire.OpenLifeline(v)
+		f, err := wire.OpenLifeline(v)
 		if err != nil {
 			return err
 		}
-		wire.WatchLifeline(lifeline, hostGone)
+		*lifeline = wire.WatchLifeline(f)
+		hostGone = (*lifeline).Gone()
 	}
 
 	ln, err := wire.Listen(minPort, maxPort)

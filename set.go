@@ -172,7 +172,9 @@ func (s *Set) run(args []string, stdout io.Writer) int {
 			prog, wire.Quote(args[0]), prog+" "+component.DescribeArg)
 		return 1
 	}
-	if err := serve(plugins); err != nil {
+	var lifeline *wire.Lifeline
+	defer endIfHostDied(&lifeline)
+	if err := serve(plugins, &lifeline); err != nil {
 		if errors.Is(err, wire.ErrNotStartedByHost) {
 			fmt.Fprintf(os.Stderr, "%s: this program is a plugwire plugin: it is started by a host program, not by hand; run %q to list what it serves\n",
 				prog, prog+" "+component.DescribeArg)

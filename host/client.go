@@ -586,6 +586,9 @@ func (c *Client) kill() {
 		// then spins in yamux v0.1.2 until the shutdown reaches it, which
 		// took seconds with a few hundred dispensed objects.
 		if lifeline != nil {
+			// Asked, not dead: the plugin leaves ending its process
+			// group to the host (see wait).
+			_, _ = lifeline.Write([]byte{wire.QuitByte})
 			_ = lifeline.Close()
 		}
 		_ = conn.CloseWrite()

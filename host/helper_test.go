@@ -141,6 +141,20 @@ func runHelper(behaviour string) int {
 		}
 		helperLogger().Info("grandchild started", "grandchild", gc.Process.Pid)
 		return serveHelper()
+	case "spawn-sleep":
+		// As a VM tool would: a `sleep 300` sharing the plugin's stdout,
+		// whose pid goes to the marker file.
+		gc := exec.Command("sleep", "300")
+		gc.Stdout = os.Stdout
+		if err := gc.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, "helper: starting sleep:", err)
+			return 1
+		}
+		if err := os.WriteFile(os.Getenv(envMarker), []byte(strconv.Itoa(gc.Process.Pid)), 0o600); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+		return serveHelper()
 	case "grandchild":
 		time.Sleep(30 * time.Second)
 		return 0
@@ -463,6 +477,10 @@ func hostHelper() int {
 	}
 	cfg := &host.Config{Logger: logger, StartTimeout: 30 * time.Second, KillGrace: hostHelperGrace}
 	switch {
+	case moment == "idle-spawn":
+		// The plugin starts a `sleep 300` and writes its pid to the marker.
+		behaviour = "spawn-sleep"
+		extra = append(extra, envMarker+"="+os.Getenv(envMarker))
 	case strings.HasSuffix(moment, "nolifeline"):
 		extra = append(extra, envNoLifeline+"=1")
 	case strings.HasSuffix(moment, "stdin"):
@@ -478,7 +496,7 @@ func hostHelper() int {
 		return 1
 	}
 	switch moment {
-	case "idle", "idle-nolifeline", "idle-stdin":
+	case "idle", "idle-nolifeline", "idle-stdin", "idle-spawn":
 		logger.Info("hosthelper: at " + moment)
 	case "idle-many", "idle-many-nolifeline":
 		// Every dispensed object holds a stream the plugin must not

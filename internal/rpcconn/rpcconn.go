@@ -92,7 +92,11 @@ func OpenProven(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]p
 }
 
 func open(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.Plugin, localKeepalive, proven bool) (conn *muxconn.Conn, rpcClient *plugin.RPCClient, pending *wire.Pending, err error) {
-	pending, err = wire.SendHello(raw, s, due)
+	if localKeepalive {
+		pending, err = wire.SendHello(raw, s, due) // debug mode: see SendHelloProbing
+	} else {
+		pending, err = wire.SendHelloProbing(raw, s, due)
+	}
 	if err != nil {
 		_ = raw.Close()
 		return nil, nil, nil, err

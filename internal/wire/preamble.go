@@ -194,6 +194,20 @@ type Pending struct {
 // before that process has proven the secret, so a host writes nothing a
 // caller gave it until Check has succeeded.
 func SendHello(conn net.Conn, s Secret, deadline time.Time) (*Pending, error) {
+	return sendHello(conn, s, deadline, false)
+}
+
+// SendHelloProbing is SendHello for a plugin the host started: when no
+// greeting has come a moment after connecting, it also asks in protocol
+// 1's words whether the plugin speaks that (see probeAfter), so that such
+// a plugin fails the start at once with ErrVersionMismatch. A plugin in
+// debug mode, which serves one host after another, is not asked: the
+// probe would count as a host.
+func SendHelloProbing(conn net.Conn, s Secret, deadline time.Time) (*Pending, error) {
+	return sendHello(conn, s, deadline, true)
+}
+
+func sendHello(conn net.Conn, s Secret, deadline time.Time, probing bool) (*Pending, error) {
 	if err := conn.SetDeadline(deadline); err != nil {
 		return nil, fmt.Errorf("setting handshake deadline: %w", err)
 	}
@@ -202,7 +216,15 @@ func SendHello(conn net.Conn, s Secret, deadline time.Time) (*Pending, error) {
 		return nil, fmt.Errorf("sending handshake to plugin at %s: %w", conn.RemoteAddr(), err)
 	}
 	greeting := make([]byte, GreetingSize)
-	if n, err := io.ReadFull(conn, greeting); err != nil {
+	var probe *oldProbe
+	if probing {
+		probe = startOldProbe(conn, s, deadline)
+	}
+	n, err := io.ReadFull(conn, greeting)
+	if old := probe.end(err); old != 0 {
+		return nil, mismatch(old)
+	}
+	if err != nil {
 		if v, ok := version(greeting[:n]); ok && v != ProtocolVersion {
 			return nil, mismatch(v)
 		}

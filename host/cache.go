@@ -414,6 +414,40 @@ func (dc *describeCache) write(fresh map[string]*cacheEntry) error {
 	return err
 }
 
+// Results of tryLock.
+var (
+	errLockBusy = errors.New("locked by another host")
+	errNoLocks  = errors.New("no file locks here")
+)
+
+// lockCache takes the lock file at path, waiting up to wait for another
+// writer to release it, and returns its release. Where the file system
+// has no locks (some NFS mounts) it goes on without: writers may then
+// lose each other's entries, never see half a file.
+func lockCache(path string, wait time.Duration) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		unlock, err := tryLock(f)
+		switch {
+		case err == nil:
+			return func() { unlock(); f.Close() }, nil
+		case errors.Is(err, errNoLocks):
+			return func() { f.Close() }, nil
+		case !errors.Is(err, errLockBusy):
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %w", path, err)
+		case time.Now().After(deadline):
+			f.Close()
+			return nil, fmt.Errorf("%s stayed locked by another host for %v", path, wait)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // log writes the cache's problems, if any, in one Debug line.
 func (dc *describeCache) log(l hclog.Logger) {
 	dc.mu.Lock()

@@ -2,18 +2,12 @@
 
 package host
 
-import (
-	"errors"
-	"os"
-	"time"
-)
+import "os"
 
 // cacheStamp reports no identity where stampOf gives none: no binary is
 // cached.
 func cacheStamp(_ string, fi os.FileInfo) (fileStamp, bool) { return stampOf(fi) }
 
-func lockCache(string, time.Duration) (func(), error) {
-	return nil, errors.New("no file locking on this system")
-}
+func tryLock(*os.File) (func(), error) { return nil, errNoLocks }
 
 func renameOver(old, new string) error { return os.Rename(old, new) }

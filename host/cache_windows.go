@@ -2,7 +2,6 @@ package host
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"time"
 	"unsafe"
@@ -42,7 +41,7 @@ func cacheStamp(path string, _ os.FileInfo) (fileStamp, bool) {
 	if windows.GetFileInformationByHandleEx(h, windows.FileBasicInfo, (*byte)(unsafe.Pointer(&bi)), uint32(unsafe.Sizeof(bi))) != nil {
 		return fileStamp{}, false
 	}
-	// Unix nanoseconds, as the other systems' stamps, for stampQuiet.
+	// Unix nanoseconds, as the other systems' stamps, for quietFor.
 	const epochDelta = 116444736000000000 // 1601 to 1970 in 100 ns
 	return fileStamp{
 		dev:   uint64(bh.VolumeSerialNumber),
@@ -53,31 +52,19 @@ func cacheStamp(path string, _ os.FileInfo) (fileStamp, bool) {
 	}, true
 }
 
-// lockCache takes the lock file at path, waiting up to wait for another
-// writer to release it, and returns its release.
-func lockCache(path string, wait time.Duration) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
+// tryLock takes f's exclusive lock if it is free: errLockBusy when
+// another holds it.
+func tryLock(f *os.File) (unlock func(), err error) {
 	h := windows.Handle(f.Fd())
-	deadline := time.Now().Add(wait)
-	for {
-		ol := new(windows.Overlapped)
-		err := windows.LockFileEx(h, windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
-		if err == nil {
-			return func() { _ = windows.UnlockFileEx(h, 0, 1, 0, ol); f.Close() }, nil
-		}
-		if !errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		if time.Now().After(deadline) {
-			f.Close()
-			return nil, fmt.Errorf("%s stayed locked by another host for %v", path, wait)
-		}
-		time.Sleep(5 * time.Millisecond)
+	ol := new(windows.Overlapped)
+	err = windows.LockFileEx(h, windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
+	switch {
+	case err == nil:
+		return func() { _ = windows.UnlockFileEx(h, 0, 1, 0, ol) }, nil
+	case errors.Is(err, windows.ERROR_LOCK_VIOLATION):
+		return nil, errLockBusy
 	}
+	return nil, err
 }
 
 // renameOver renames the file old to new, replacing new. A reader that

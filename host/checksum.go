@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/plugwire/plugwire/internal/wire"
 )
@@ -101,12 +100,6 @@ type fileStamp struct {
 	size         int64
 	mtime, ctime int64
 }
-
-// stampQuiet is how long a file must have been left alone for its stamp
-// to tell later changes: a file system takes its change times from a
-// coarse clock, so a change right after another can keep the same change
-// time.
-const stampQuiet = time.Second
 
 // checkSHA256 hashes the file at path, within ctx, and compares it with
 // want.

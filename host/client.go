@@ -10,6 +10,11 @@
 // ErrNoFreePort, ErrHandshake, ErrVersionMismatch), which a host tells
 // apart with errors.Is.
 //
+// A host that runs for days holds a Supervisor (NewSupervisor) instead of
+// a Client: its components outlive the plugin's process, which is
+// restarted with back-off when it dies, health-checked with Client.Ping if
+// asked, and given up on in a crash loop (ErrCrashLoop).
+//
 // A host that finds its plugins in directories uses Discover: it asks each
 // binary named PREFIX+PLUGIN what it serves ("BINARY describe"), checks
 // versions and checksums, and returns a Catalog whose Components make the

@@ -470,3 +470,32 @@ func TestDiscoveredComponent(t *testing.T) {
 		t.Errorf("Nest = %q, %v", got, err)
 	}
 }
+
+// moreUi is a shared.Ui with methods of its own that sort before the
+// interface's: the server must call the interface's methods by name, not
+// by their index in the concrete type's method set.
+type moreUi struct{ recordUi }
+
+func (*moreUi) Abort()           {}
+func (*moreUi) Ask(string) error { return nil }
+
+// moreTester is a Tester with an extra method sorting first.
+type moreTester struct{ *tester }
+
+func (moreTester) Aardvark() string { return "wrong method" }
+
+// An implementation, or a callback, with more methods than its contract
+// gets each call in the method it named.
+func TestImplWithExtraMethods(t *testing.T) {
+	tt := plugwiretest.Contract(t, Testers, Tester(moreTester{&tester{}}))
+	if got, err := tt.Echo("x", nil, nil, nil); err != nil || !strings.HasPrefix(got, `"x" `) {
+		t.Errorf("Echo on an implementation with an extra method = %q, %v", got, err)
+	}
+	ui := &moreUi{}
+	if err := tt.Tell(context.Background(), ui, "100% done"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ui.lines, "|"); got != "say: 100% done|error: 50%" {
+		t.Errorf("a Ui callback with extra methods got %q", got)
+	}
+}

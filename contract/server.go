@@ -21,6 +21,14 @@ type server struct {
 
 func newServer(d *desc, impl reflect.Value, p *peer) *server {
 	s := &server{d: d, impl: impl, peer: p}
+	if d != nil && impl.Type() != d.typ {
+		// A method's index is its index in the interface: Method(i) of
+		// the concrete value would index the concrete type's own method
+		// set, in which an extra method (Close, Result) shifts the rest.
+		iv := reflect.New(d.typ).Elem()
+		iv.Set(impl)
+		s.impl = iv
+	}
 	s.cancels.Session = p.sess
 	return s
 }

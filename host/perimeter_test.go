@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,4 +153,21 @@ func TestRelativeDirRunsFoundFile(t *testing.T) {
 			t.Fatalf("the decoy did not run from PATH either: the test proves nothing: %v", err)
 		}
 	}
+}
+
+// A host that offers debugging asks for the plugin in debug mode that
+// PLUGWIRE_REATTACH names for its binary, and starts the binary when
+// there is none.
+func ExampleLookupReattach() {
+	cmd := exec.Command(examplePlugin("builder-noop"))
+	r, err := host.LookupReattach(cmd) // nil, nil: PLUGWIRE_REATTACH is not set here
+	if err != nil {
+		fmt.Println(err) // wraps host.ErrBadReattach
+		return
+	}
+	c := host.NewClient(&host.Config{Cmd: cmd, Reattach: r})
+	defer c.Kill()
+	_, err = c.Builder()
+	fmt.Println("reattached:", r != nil, "error:", err)
+	// Output: reattached: false error: <nil>
 }

@@ -55,22 +55,26 @@ type Contract[T any] struct {
 	d *desc
 }
 
-// Option configures a Contract.
-type Option func(*desc)
+// Option configures a Contract: Errors, DecodeJSON.
+type Option struct{ apply func(*desc) }
 
 // Errors declares the contract's own sentinel errors: an error a method
 // returns that matches one of them (errors.Is) matches the same sentinel
 // on the caller's side. They are told apart by their text, which must be
 // unique among them.
 func Errors(sentinels ...error) Option {
-	return func(d *desc) { d.sentinels = append(d.sentinels, sentinels...) }
+	return Option{func(d *desc) { d.sentinels = append(d.sentinels, sentinels...) }}
 }
 
 // DecodeJSON sets how the contract's values that cross as JSON are
 // decoded (into v, a pointer to the parameter's type); by default with
 // json.Unmarshal.
 func DecodeJSON(decode func(data []byte, v any) error) Option {
-	return func(d *desc) { d.decodeJSON = decode }
+	return Option{func(d *desc) {
+		if decode != nil {
+			d.decodeJSON = decode
+		}
+	}}
 }
 
 // New returns the Contract of T, which must be an interface, and registers
@@ -103,7 +107,9 @@ func New[T any](client func(c *Client) T, opts ...Option) *Contract[T] {
 	d.newClient = func(c *Client) any { return client(c) }
 	d.decodeJSON = jsonDecode
 	for _, o := range opts {
-		o(d)
+		if o.apply != nil {
+			o.apply(d)
+		}
 	}
 	seen := map[string]bool{}
 	for _, s := range d.sentinels {

@@ -233,7 +233,7 @@ func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 			return err
 		}
 	}
-	prepareTree(cmd)
+	prepareTree(cmd, c.cfg.TerminalGroup)
 	if err := cmd.Start(); err != nil {
 		unpin()
 		_ = lifeline.Close()
@@ -543,10 +543,11 @@ func (c *Client) stdoutLine(line string) {
 // the process is reaped and the connection closed: as soon as the plugin
 // has exited, never later than KillGrace + 1 s. It is safe to call more
 // than once, concurrently, and on a client never started. A call in flight
-// returns the plugin's answer when it gets out before the connection ends
-// (typically its method's context.Canceled); calls the plugin has not
-// answered when it goes return errors wrapping ErrProcessExited, whose
-// text says that the host killed it.
+// at Kill returns an error: usually one wrapping ErrProcessExited, whose
+// text says that the host killed it, as the plugin's side of the
+// connection ends while its method's context is being cancelled; which
+// one is not promised. A host that needs a method's own answer cancels
+// that method's ctx and waits for it before it calls Kill.
 func (c *Client) Kill() {
 	c.killOnce.Do(c.kill)
 	registry.remove(c)

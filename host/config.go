@@ -40,6 +40,14 @@ type Config struct {
 	// plugin's stdin.
 	Stdin io.Reader
 
+	// TerminalGroup keeps the plugin in the host's own process group
+	// instead of one of its own (Unix; as when Stdin is a terminal), so
+	// that what the plugin starts can prompt on the host's terminal: ssh
+	// or sudo reading /dev/tty from a background group is stopped by
+	// SIGTTIN for good. A forced kill then ends the plugin alone, not what
+	// it started, and a plugin whose host died cannot end its group.
+	TerminalGroup bool
+
 	// MinPort and MaxPort bound, inclusively, the ports the plugin may
 	// listen on. Zero means 10000 and 25000.
 	MinPort int

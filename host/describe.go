@@ -177,7 +177,7 @@ func runDescribeOnce(ctx context.Context, path string, timeout time.Duration) ([
 	cmd := exec.Command(execPath(path), component.DescribeArg)
 	cmd.Env = describeEnv()
 	cmd.Stdout, cmd.Stderr = outW, errW
-	prepareTree(cmd)
+	prepareTree(cmd, false)
 	err = cmd.Start()
 	outW.Close()
 	errW.Close()

@@ -37,12 +37,12 @@ type procTree struct {
 var signalGroup = func(pgid int, sig syscall.Signal) error { return syscall.Kill(-pgid, sig) }
 
 // prepareTree makes cmd start in a process group of its own, unless the
-// host's own SysProcAttr put it in another group, or its stdin is a
-// terminal: a process outside the terminal's foreground group that reads
+// host's own SysProcAttr put it in another group, or hostGroup
+// (Config.TerminalGroup), or its stdin is a terminal: a process outside the terminal's foreground group that reads
 // it is stopped (SIGTTIN), so such a plugin stays in the host's group and
 // a forced kill ends the plugin alone.
-func prepareTree(cmd *exec.Cmd) {
-	if f, ok := cmd.Stdin.(*os.File); ok && isTerminal(f) {
+func prepareTree(cmd *exec.Cmd, hostGroup bool) {
+	if f, ok := cmd.Stdin.(*os.File); hostGroup || ok && isTerminal(f) {
 		return
 	}
 	if cmd.SysProcAttr == nil {

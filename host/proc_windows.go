@@ -29,7 +29,7 @@ type procTree struct {
 
 // prepareTree does nothing on Windows: the job is made once the plugin
 // has started.
-func prepareTree(*exec.Cmd) {}
+func prepareTree(*exec.Cmd, bool) {}
 
 // newTree puts cmd, just started, in a new job object.
 func newTree(cmd *exec.Cmd) *procTree {

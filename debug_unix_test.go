@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,19 +23,38 @@ import (
 // which go-plugin does not let anyone change).
 const yamuxKeepalive = 30*time.Second + 10*time.Second
 
-// ownProcessGroup starts cmd in a process group of its own. A stopped
-// process in the test's own group is continued at once by the kernel
-// (SIGHUP, then SIGCONT) whenever that group becomes orphaned, which
-// depends on how the test run was started (seen under CI's script); in a
-// group whose only member is the plugin, whose parent is this test, that
-// cannot happen while the test runs.
+// ownProcessGroup starts cmd in a process group of its own, as a
+// precaution: a stopped process in the test's own group would be continued
+// by the kernel (SIGHUP, then SIGCONT) if that group became orphaned. It
+// was not the cause of the early returns once blamed on it (see stopSelf).
 func ownProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }
 
-// stopSelf stops this process, as a debugger's breakpoint does, until
-// SIGCONT.
-func stopSelf() error { return syscall.Kill(os.Getpid(), syscall.SIGSTOP) }
+// stopSelf stops this process, as a debugger's breakpoint does, and
+// returns once it has been continued (SIGCONT).
+//
+// kill(getpid(), SIGSTOP) alone is not that: the signal goes to the
+// process, the kernel has another thread take it, and the calling thread
+// runs on until the group stop reaches it. That was the "stray SIGCONT"
+// that ended the 45 s pause at 0.07 s in CI: no SIGCONT was sent (a trace
+// of signal:signal_generate over full runs shows every SIGCONT to the
+// debug plugin coming from this test, 45 s after its stop), Run said
+// "resumed" and returned before the stop took hold. The same trace shows
+// the plugin stopping a second time 13 ms after the test's SIGCONT: its
+// check of the resume file had run before the stop. Waiting for SIGCONT
+// itself makes the stop synchronous, and a continue before the test
+// resumes it a real one.
+func stopSelf() error {
+	cont := make(chan os.Signal, 1)
+	signal.Notify(cont, syscall.SIGCONT)
+	defer signal.Stop(cont)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGSTOP); err != nil {
+		return err
+	}
+	<-cont
+	return nil
+}
 
 // A debug plugin stopped in the middle of Builder.Run (as at a
 // breakpoint) for longer than yamux's keepalive keeps its session with the
@@ -105,7 +125,7 @@ func TestDebugPluginStoppedLongerThanKeepalive(t *testing.T) {
 	}
 	for _, l := range p.lines() {
 		if strings.Contains(l, "continued before the test resumed it") {
-			t.Logf("debug plugin: %s", l) // something else sent SIGCONT
+			t.Logf("debug plugin: %s", l) // something else sent SIGCONT: none was seen so far
 		}
 	}
 }

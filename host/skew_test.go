@@ -61,8 +61,8 @@ func buildProtocol1Plugin(t *testing.T) string {
 	if err != nil {
 		t.Skipf("no git: %v", err)
 	}
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
 		t.Skipf("no go tool: %v", err)
 	}
 	dir := testutil.TempDir(t)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/plugwire/plugwire/shared"
 	"io"
 	"math"
 	"os"
@@ -21,7 +20,9 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/contract"
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 	"github.com/plugwire/plugwire/plugwiretest"
+	"github.com/plugwire/plugwire/shared"
 )
 
 // startTester starts the tester plugin and dispenses tester/NAME.
@@ -442,7 +443,7 @@ func TestDiscoveredComponent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir := testutil.TempDir(t) // t.TempDir cannot remove a binary that ran, under Wine
 	name := "plugwire-tester"
 	if runtime.GOOS == "windows" {
 		name += ".exe"

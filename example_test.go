@@ -52,7 +52,7 @@ func ExampleSet() {
 		panic(err)
 	}
 	// Output:
-	// {"version":"1.4.0","protocol":2,"components":{"builder":["ebs","instance"],"command":["validate"],"greeter":[""]}}
+	// {"version":"1.4.0","protocol":3,"components":{"builder":["ebs","instance"],"command":["validate"],"greeter":[""]}}
 }
 
 // The whole main of a plugin set's binary. Started by a host it serves the

@@ -121,7 +121,7 @@ func (s *Set) description() component.Description {
 // version, and the names of its components by kind, sorted, with the
 // empty name for a component dispensed as its kind alone:
 //
-//	{"version":"1.4.0","protocol":2,"components":{"builder":["ebs","instance"],"command":["validate"]}}
+//	{"version":"1.4.0","protocol":3,"components":{"builder":["ebs","instance"],"command":["validate"]}}
 func (s *Set) Describe(w io.Writer) error {
 	b, err := json.Marshal(s.description())
 	if err != nil {

@@ -104,9 +104,9 @@ func runByHand(t *testing.T, name string, args ...string) (stdout, stderr string
 func TestSetDescribe(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ plugin, want string }{
-		{"set", `{"version":"1.4.0-dev","protocol":2,"components":{"builder":["","a","b"],"command":["","c"],"greeter":["hi"],"kv":[""]}}` + "\n"},
-		{"builder", `{"version":"","protocol":2,"components":{"builder":[""]}}` + "\n"},
-		{"command", `{"version":"","protocol":2,"components":{"command":[""]}}` + "\n"},
+		{"set", `{"version":"1.4.0-dev","protocol":3,"components":{"builder":["","a","b"],"command":["","c"],"greeter":["hi"],"kv":[""]}}` + "\n"},
+		{"builder", `{"version":"","protocol":3,"components":{"builder":[""]}}` + "\n"},
+		{"command", `{"version":"","protocol":3,"components":{"command":[""]}}` + "\n"},
 	} {
 		t.Run(tc.plugin, func(t *testing.T) {
 			t.Parallel()

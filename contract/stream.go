@@ -141,9 +141,12 @@ func (s *outStream) err() error {
 	return s.localErr
 }
 
-// send copies r to the method.
+// send copies r to the method. A frame, header included, is chunkSize
+// bytes at most: a whole number of them fills yamux's 256 KiB window,
+// where larger frames leave the tail of every fourth one waiting for the
+// next window update.
 func (s *outStream) send(conn net.Conn) {
-	buf := make([]byte, hdrSize+chunkSize)
+	buf := make([]byte, chunkSize)
 	for {
 		n, rerr := s.r.Read(buf[hdrSize:])
 		if n > 0 {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/wire"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -100,7 +101,7 @@ func TestDescribe(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Describe(%s): %v", tc.name, err)
 		}
-		want := &host.Description{Path: path, Version: tc.version, Protocol: 2, Components: tc.want}
+		want := &host.Description{Path: path, Version: tc.version, Protocol: int(wire.ProtocolVersion), Components: tc.want}
 		if !reflect.DeepEqual(d, want) {
 			t.Errorf("Describe(%s) = %+v, want %+v", tc.name, d, want)
 		}

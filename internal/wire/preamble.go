@@ -15,10 +15,11 @@ import (
 )
 
 // ProtocolVersion is the version of plugwire's wire protocol this build
-// speaks. Hosts and plugins must speak the same one. Version 2 has the
+// speaks. Hosts and plugins must speak the same one. Version 2 had the
 // plugin greet first, so that each side's proof covers a nonce of the
-// other's.
-const ProtocolVersion uint32 = 2
+// other's; version 3 keeps that preamble and carries every call, Builder's
+// and Command's included, in package contract's encoding.
+const ProtocolVersion uint32 = 3
 
 // SecretSize is the size of the per-launch secret in bytes (256 bits).
 const SecretSize = 32

@@ -13,6 +13,7 @@ import (
 
 	"github.com/plugwire/plugwire/host"
 	"github.com/plugwire/plugwire/internal/testutil"
+	"github.com/plugwire/plugwire/internal/wire"
 )
 
 // On every OS (Windows under Wine too): a binary whose file identity is
@@ -74,7 +75,7 @@ func TestDiscoverCacheIdentity(t *testing.T) {
 		t.Fatalf("the cache holds %d entries, want 2: %s", len(entries), raw)
 	}
 	for _, e := range entries {
-		e.(map[string]any)["out"] = map[string]any{"version": "1.0.0", "protocol": 2, "components": map[string]any{"builder": []string{"planted"}}}
+		e.(map[string]any)["out"] = map[string]any{"version": "1.0.0", "protocol": int(wire.ProtocolVersion), "components": map[string]any{"builder": []string{"planted"}}}
 	}
 	if raw, err = json.Marshal(cf); err != nil {
 		t.Fatal(err)

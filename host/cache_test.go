@@ -24,6 +24,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/wire"
 )
 
 // settle waits until what was written before it is old enough for the
@@ -195,7 +196,7 @@ func TestDiscoverCacheBroken(t *testing.T) {
 		{"garbage", "\x00\x01plugwire", "is corrupt"},
 		{"another format", `{"format":99,"entries":{}}`, "is of format 99, this host reads 1"},
 		{"wrong types", `{"format":1,"entries":{"/x":{"dev":"seven"}}}`, "is corrupt"},
-		{"bad description", strings.ReplaceAll(string(good), `"protocol":2`, `"protocol":"two"`), ""},
+		{"bad description", strings.ReplaceAll(string(good), fmt.Sprintf(`"protocol":%d`, wire.ProtocolVersion), `"protocol":"two"`), ""},
 		{"unknown cause", strings.ReplaceAll(string(good), `"out":`, `"err":"describe: no","is":["gremlins"],"x":`), ""},
 		{"a directory", "", "is a directory"},
 	} {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,9 +27,7 @@ func TestKillFrozenPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	sigstop(t, pid)
 	big := map[string]interface{}{"blob": strings.Repeat("x", 200<<10)}
 	errc := make(chan error, len(bs))
 	for _, b := range bs {

@@ -22,10 +22,8 @@ func TestPingStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := p.pid(t)
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
 	defer syscall.Kill(pid, syscall.SIGCONT)
+	sigstop(t, pid)
 	for range 20 {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		err := p.Ping(ctx)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,9 +30,7 @@ func TestSupervisedHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := s.next(t, host.EventStarted).Pid
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	sigstop(t, pid)
 	u := s.next(t, host.EventUnhealthy)
 	if u.Pid != pid || !errors.Is(u.Err, context.DeadlineExceeded) {
 		t.Errorf("unhealthy event %v", u)

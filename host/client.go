@@ -333,12 +333,11 @@ func (c *Client) connect(ctx context.Context, a *attempt, addrCh <-chan string, 
 		rpcClient *plugin.RPCClient
 		pending   *wire.Pending
 	)
+	mode := rpcconn.Eager
 	if proven {
-		// Start: nothing but the preamble crosses before the answer.
-		conn, rpcClient, pending, err = rpcconn.OpenProven(raw, secret, due.by, c.plugins.m)
-	} else {
-		conn, rpcClient, pending, err = rpcconn.Open(raw, secret, due.by, c.plugins.m, false)
+		mode = rpcconn.Proven // Start: nothing but the preamble crosses before the answer
 	}
+	conn, rpcClient, pending, err = rpcconn.Open(raw, secret, due.by, c.plugins.m, mode)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

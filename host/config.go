@@ -7,14 +7,15 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire/internal/wire"
 )
 
 // Defaults for the zero fields of Config.
 const (
-	DefaultMinPort      = 10000
-	DefaultMaxPort      = 25000
-	DefaultStartTimeout = time.Minute
-	DefaultKillGrace    = 2 * time.Second
+	DefaultMinPort      = wire.DefaultMinPort
+	DefaultMaxPort      = wire.DefaultMaxPort
+	DefaultStartTimeout = wire.DefaultConnectTimeout
+	DefaultKillGrace    = wire.DefaultKillGrace
 )
 
 // Config says how to start one plugin binary and what it serves. Write

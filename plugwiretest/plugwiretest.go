@@ -137,7 +137,7 @@ func serve(plugins map[string]plugin.Plugin) (*kit, error) {
 	if err != nil {
 		return fail(fmt.Errorf("connecting to %s: %w", ln.Addr(), err))
 	}
-	k.conn, k.rpc, k.pending, err = rpcconn.Open(raw, secret, deadline, plugins, false)
+	k.conn, k.rpc, k.pending, err = rpcconn.Open(raw, secret, deadline, plugins, rpcconn.Eager)
 	if err != nil {
 		return fail(fmt.Errorf("opening the RPC session: %w", err))
 	}

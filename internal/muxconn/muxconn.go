@@ -20,13 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// yamux frame header layout: version(1) type(1) flags(2) stream(4) length(4).
-const (
-	headerSize   = 12
-	typeData     = 0
-	protoVersion = 0
+	"github.com/plugwire/plugwire/internal/frame"
 )
 
 // copyMax is the largest header+body that is copied into one buffer and sent
@@ -43,7 +38,7 @@ type Conn struct {
 	c net.Conn
 
 	wmu     sync.Mutex // serialises writers; guards the fields below
-	held    [headerSize]byte
+	held    [frame.HeaderSize]byte
 	holding bool // held contains a data header awaiting its body
 	buf     []byte
 	vec     [2][]byte
@@ -84,7 +79,7 @@ func Wrap(c net.Conn) *Conn {
 // isDataHeader reports whether p is exactly one yamux header of a data frame
 // that has a body, i.e. a header yamux follows with a Write of the body.
 func isDataHeader(p []byte) bool {
-	return len(p) == headerSize && p[0] == protoVersion && p[1] == typeData &&
+	return len(p) == frame.HeaderSize && p[0] == frame.Version && p[1] == frame.TypeData &&
 		binary.BigEndian.Uint32(p[8:12]) > 0
 }
 
@@ -104,7 +99,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		switch {
 		case c.holding:
 			c.holding = false // p is the body of a discarded header
-		case len(p) == headerSize:
+		case len(p) == frame.HeaderSize:
 			c.st.frame(p, true)
 			c.holding = isDataHeader(p)
 		}
@@ -123,7 +118,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		c.holding = true
 		return len(p), nil
 	default:
-		if len(p) == headerSize {
+		if len(p) == frame.HeaderSize {
 			c.st.frame(p, true)
 		}
 		_, err = c.c.Write(p)
@@ -136,7 +131,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 
 // writeHeld writes the held header followed by p in a single call.
 func (c *Conn) writeHeld(p []byte) error {
-	if !c.writev || headerSize+len(p) <= copyMax {
+	if !c.writev || frame.HeaderSize+len(p) <= copyMax {
 		c.buf = append(append(c.buf[:0], c.held[:]...), p...)
 		_, err := c.c.Write(c.buf)
 		return err

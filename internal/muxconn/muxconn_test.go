@@ -2,7 +2,6 @@ package muxconn
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -11,19 +10,9 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/plugwire/plugwire/internal/frame"
 )
-
-// hdr builds a yamux frame header.
-func hdr(typ byte, flags uint16, stream, length uint32) []byte {
-	h := make([]byte, headerSize)
-	h[1] = typ
-	binary.BigEndian.PutUint16(h[2:4], flags)
-	binary.BigEndian.PutUint32(h[4:8], stream)
-	binary.BigEndian.PutUint32(h[8:12], length)
-	return h
-}
-
-const typePing = 2
 
 func join(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
 
@@ -103,44 +92,44 @@ func TestWritePath(t *testing.T) {
 		want   [][]byte // underlying writes
 	}{
 		{"data header and body coalesced",
-			[][]byte{hdr(0, flagSYN, 1, 5), body5},
-			[][]byte{join(hdr(0, flagSYN, 1, 5), body5)}},
+			[][]byte{frame.Header(0, frame.FlagSYN, 1, 5), body5},
+			[][]byte{join(frame.Header(0, frame.FlagSYN, 1, 5), body5)}},
 		{"large data frame coalesced",
-			[][]byte{hdr(0, 0, 1, uint32(len(big))), big},
-			[][]byte{join(hdr(0, 0, 1, uint32(len(big))), big)}},
+			[][]byte{frame.Header(0, 0, 1, uint32(len(big))), big},
+			[][]byte{join(frame.Header(0, 0, 1, uint32(len(big))), big)}},
 		{"window update at once",
-			[][]byte{hdr(typeWindowUpdate, flagSYN, 3, 262144)},
-			[][]byte{hdr(typeWindowUpdate, flagSYN, 3, 262144)}},
+			[][]byte{frame.Header(frame.TypeWindowUpdate, frame.FlagSYN, 3, 262144)},
+			[][]byte{frame.Header(frame.TypeWindowUpdate, frame.FlagSYN, 3, 262144)}},
 		{"ping at once",
-			[][]byte{hdr(typePing, flagSYN, 0, 42)},
-			[][]byte{hdr(typePing, flagSYN, 0, 42)}},
+			[][]byte{frame.Header(frame.TypePing, frame.FlagSYN, 0, 42)},
+			[][]byte{frame.Header(frame.TypePing, frame.FlagSYN, 0, 42)}},
 		{"go-away at once",
-			[][]byte{hdr(typeGoAway, 0, 0, 0)},
-			[][]byte{hdr(typeGoAway, 0, 0, 0)}},
+			[][]byte{frame.Header(frame.TypeGoAway, 0, 0, 0)},
+			[][]byte{frame.Header(frame.TypeGoAway, 0, 0, 0)}},
 		{"data header with length 0 at once",
-			[][]byte{hdr(0, flagFIN, 3, 0)},
-			[][]byte{hdr(0, flagFIN, 3, 0)}},
+			[][]byte{frame.Header(0, frame.FlagFIN, 3, 0)},
+			[][]byte{frame.Header(0, frame.FlagFIN, 3, 0)}},
 		{"12-byte payload passes through",
 			[][]byte{[]byte("hello world!")},
 			[][]byte{[]byte("hello world!")}},
 		{"12 bytes with wrong version passes through",
-			[][]byte{append([]byte{1}, hdr(0, 0, 1, 5)[1:]...)},
-			[][]byte{append([]byte{1}, hdr(0, 0, 1, 5)[1:]...)}},
+			[][]byte{append([]byte{1}, frame.Header(0, 0, 1, 5)[1:]...)},
+			[][]byte{append([]byte{1}, frame.Header(0, 0, 1, 5)[1:]...)}},
 		{"11 and 13 bytes pass through",
-			[][]byte{hdr(0, 0, 1, 5)[:11], append(hdr(0, 0, 1, 5), 9)},
-			[][]byte{hdr(0, 0, 1, 5)[:11], append(hdr(0, 0, 1, 5), 9)}},
+			[][]byte{frame.Header(0, 0, 1, 5)[:11], append(frame.Header(0, 0, 1, 5), 9)},
+			[][]byte{frame.Header(0, 0, 1, 5)[:11], append(frame.Header(0, 0, 1, 5), 9)}},
 		{"12-byte body that looks like a data header is not held",
-			[][]byte{hdr(0, 0, 1, 12), hdr(0, 0, 7, 99), hdr(typeWindowUpdate, 0, 1, 12)},
-			[][]byte{join(hdr(0, 0, 1, 12), hdr(0, 0, 7, 99)), hdr(typeWindowUpdate, 0, 1, 12)}},
+			[][]byte{frame.Header(0, 0, 1, 12), frame.Header(0, 0, 7, 99), frame.Header(frame.TypeWindowUpdate, 0, 1, 12)},
+			[][]byte{join(frame.Header(0, 0, 1, 12), frame.Header(0, 0, 7, 99)), frame.Header(frame.TypeWindowUpdate, 0, 1, 12)}},
 		{"mixed sequence",
-			[][]byte{hdr(0, 0, 1, 3), []byte("abc"), hdr(typePing, 0, 0, 1), hdr(0, 0, 3, 1), []byte("x")},
-			[][]byte{join(hdr(0, 0, 1, 3), []byte("abc")), hdr(typePing, 0, 0, 1), join(hdr(0, 0, 3, 1), []byte("x"))}},
+			[][]byte{frame.Header(0, 0, 1, 3), []byte("abc"), frame.Header(frame.TypePing, 0, 0, 1), frame.Header(0, 0, 3, 1), []byte("x")},
+			[][]byte{join(frame.Header(0, 0, 1, 3), []byte("abc")), frame.Header(frame.TypePing, 0, 0, 1), join(frame.Header(0, 0, 3, 1), []byte("x"))}},
 		{"held header flushed before a non-body write",
-			[][]byte{hdr(0, 0, 1, 5), hdr(typeWindowUpdate, 0, 1, 10)},
-			[][]byte{join(hdr(0, 0, 1, 5), hdr(typeWindowUpdate, 0, 1, 10))}},
+			[][]byte{frame.Header(0, 0, 1, 5), frame.Header(frame.TypeWindowUpdate, 0, 1, 10)},
+			[][]byte{join(frame.Header(0, 0, 1, 5), frame.Header(frame.TypeWindowUpdate, 0, 1, 10))}},
 		{"empty write keeps the header held",
-			[][]byte{hdr(0, 0, 1, 2), {}, []byte("ab")},
-			[][]byte{join(hdr(0, 0, 1, 2), []byte("ab"))}},
+			[][]byte{frame.Header(0, 0, 1, 2), {}, []byte("ab")},
+			[][]byte{join(frame.Header(0, 0, 1, 2), []byte("ab"))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,12 +160,12 @@ func TestWritePath(t *testing.T) {
 func TestHeldHeaderIsCopied(t *testing.T) {
 	rc := newRecConn()
 	c := Wrap(rc)
-	h := hdr(0, 0, 1, 1)
+	h := frame.Header(0, 0, 1, 1)
 	c.Write(h)
 	clear(h) // yamux reuses its header buffers; so may any caller
 	c.Write([]byte("z"))
 	got, _, _ := rc.recorded()
-	if want := join(hdr(0, 0, 1, 1), []byte("z")); len(got) != 1 || !bytes.Equal(got[0], want) {
+	if want := join(frame.Header(0, 0, 1, 1), []byte("z")); len(got) != 1 || !bytes.Equal(got[0], want) {
 		t.Fatalf("underlying writes %x, want [%x]", got, want)
 	}
 }
@@ -184,7 +173,7 @@ func TestHeldHeaderIsCopied(t *testing.T) {
 func TestClose(t *testing.T) {
 	rc := newRecConn()
 	c := Wrap(rc)
-	c.Write(hdr(0, 0, 1, 3)) // held, then discarded by Close
+	c.Write(frame.Header(0, 0, 1, 3)) // held, then discarded by Close
 	if err := c.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -211,8 +200,8 @@ func TestWriteFailure(t *testing.T) {
 		name   string
 		writes [][]byte
 	}{
-		{"plain write", [][]byte{hdr(typeWindowUpdate, 0, 1, 9)}},
-		{"coalesced write", [][]byte{hdr(0, 0, 1, 3), []byte("abc")}},
+		{"plain write", [][]byte{frame.Header(frame.TypeWindowUpdate, 0, 1, 9)}},
+		{"coalesced write", [][]byte{frame.Header(0, 0, 1, 3), []byte("abc")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			boom := errors.New("boom")
@@ -289,7 +278,7 @@ func TestCloseConcurrent(t *testing.T) {
 			}
 		})
 		wg.Go(func() {
-			for _, p := range [][]byte{hdr(0, 0, 1, 4), []byte("abcd"), []byte("x")} {
+			for _, p := range [][]byte{frame.Header(0, 0, 1, 4), []byte("abcd"), []byte("x")} {
 				if n, err := c.Write(p); n != len(p) || err != nil {
 					t.Errorf("Write = (%d, %v), want (%d, nil)", n, err, len(p))
 				}
@@ -324,10 +313,10 @@ func TestLargeFrameOverTCP(t *testing.T) {
 		t.Fatal("TCP conn does not use writev")
 	}
 	body := fill(3*copyMax, 9)
-	h := hdr(0, 0, 1, uint32(len(body)))
+	h := frame.Header(0, 0, 1, uint32(len(body)))
 	got := make(chan []byte)
 	go func() {
-		b := make([]byte, headerSize+len(body))
+		b := make([]byte, frame.HeaderSize+len(body))
 		io.ReadFull(sc, b)
 		got <- b
 	}()
@@ -357,7 +346,7 @@ func TestCloseWriteDuringStuckWrite(t *testing.T) {
 			c := Wrap(cc)
 			defer c.Close()
 			body := bytes.Repeat([]byte{7}, 16<<20) // more than both socket buffers hold
-			h := hdr(0, 0, 1, uint32(len(body)))
+			h := frame.Header(0, 0, 1, uint32(len(body)))
 			wrote := make(chan struct{})
 			go func() {
 				defer close(wrote)
@@ -390,10 +379,10 @@ func TestCloseWriteDuringStuckWrite(t *testing.T) {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(got, join(h, body)) {
-					t.Fatalf("peer read %d bytes, want the frame's %d and then the end", len(got), headerSize+len(body))
+					t.Fatalf("peer read %d bytes, want the frame's %d and then the end", len(got), frame.HeaderSize+len(body))
 				}
 				<-wrote
-				if n, _ := c.Write(hdr(typePing, 0, 0, 1)); n != headerSize {
+				if n, _ := c.Write(frame.Header(frame.TypePing, 0, 0, 1)); n != frame.HeaderSize {
 					t.Fatalf("Write after CloseWrite = %d", n)
 				}
 			case "Close":

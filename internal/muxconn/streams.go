@@ -4,15 +4,8 @@ import (
 	"encoding/binary"
 	"slices"
 	"sync"
-)
 
-// yamux frame types and flags (yamux's spec.md).
-const (
-	typeWindowUpdate = 1
-	typeGoAway       = 3
-	flagSYN          = 1
-	flagFIN          = 4
-	flagRST          = 8
+	"github.com/plugwire/plugwire/internal/frame"
 )
 
 // FIN bits of a stream in streams.open.
@@ -36,12 +29,12 @@ type streams struct {
 	mu   sync.Mutex
 	open map[uint32]uint8 // stream id → FIN bits seen
 
-	// endFlag is the flag of the frames fins forges; zero means flagFIN.
-	// Only tests set it (flagRST, for a control).
+	// endFlag is the flag of the frames fins forges; zero means frame.FlagFIN.
+	// Only tests set it (frame.FlagRST, for a control).
 	endFlag uint16
 
 	// The frame parser of the read side; it only runs in Read.
-	hdr    [headerSize]byte
+	hdr    [frame.HeaderSize]byte
 	n      int    // bytes of hdr received so far
 	skip   uint32 // body bytes of the current data frame still to come
 	broken bool   // not yamux framing: never forge frames into it
@@ -50,7 +43,7 @@ type streams struct {
 // frame records a frame header sent (sent) or received.
 func (s *streams) frame(hdr []byte, sent bool) {
 	flags := binary.BigEndian.Uint16(hdr[2:4])
-	if hdr[1] > typeWindowUpdate || flags&(flagSYN|flagFIN|flagRST) == 0 {
+	if hdr[1] > frame.TypeWindowUpdate || flags&(frame.FlagSYN|frame.FlagFIN|frame.FlagRST) == 0 {
 		return // pings and go-aways have no stream; most frames change nothing
 	}
 	id := binary.BigEndian.Uint32(hdr[4:8])
@@ -60,7 +53,7 @@ func (s *streams) frame(hdr []byte, sent bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if flags&flagSYN != 0 {
+	if flags&frame.FlagSYN != 0 {
 		if s.open == nil {
 			s.open = make(map[uint32]uint8)
 		}
@@ -71,9 +64,9 @@ func (s *streams) frame(hdr []byte, sent bool) {
 	bits, ok := s.open[id]
 	switch {
 	case !ok:
-	case flags&flagRST != 0:
+	case flags&frame.FlagRST != 0:
 		delete(s.open, id)
-	case flags&flagFIN != 0:
+	case flags&frame.FlagFIN != 0:
 		if bits |= fin; bits == finSent|finRecv {
 			delete(s.open, id) // yamux forgets a stream closed both ways
 		} else {
@@ -92,16 +85,16 @@ func (s *streams) received(p []byte) {
 		}
 		k := copy(s.hdr[s.n:], p)
 		p, s.n = p[k:], s.n+k
-		if s.n < headerSize {
+		if s.n < frame.HeaderSize {
 			return
 		}
 		s.n = 0
-		if s.hdr[0] != protoVersion || s.hdr[1] > typeGoAway {
+		if s.hdr[0] != frame.Version || s.hdr[1] > frame.TypeGoAway {
 			s.broken = true // yamux ends the session itself
 			return
 		}
 		s.frame(s.hdr[:], false)
-		if s.hdr[1] == typeData {
+		if s.hdr[1] == frame.TypeData {
 			s.skip = binary.BigEndian.Uint32(s.hdr[8:12])
 		}
 	}
@@ -127,16 +120,13 @@ func (s *streams) fins() []byte {
 	s.open = nil
 	s.mu.Unlock()
 	slices.Sort(ids)
-	flag := uint16(flagFIN)
+	flag := uint16(frame.FlagFIN)
 	if s.endFlag != 0 {
 		flag = s.endFlag
 	}
-	out := make([]byte, 0, len(ids)*headerSize)
+	out := make([]byte, 0, len(ids)*frame.HeaderSize)
 	for _, id := range ids {
-		out = append(out, protoVersion, typeWindowUpdate)
-		out = binary.BigEndian.AppendUint16(out, flag)
-		out = binary.BigEndian.AppendUint32(out, id)
-		out = binary.BigEndian.AppendUint32(out, 0)
+		out = frame.AppendHeader(out, frame.TypeWindowUpdate, flag, id, 0)
 	}
 	return out
 }

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"testing"
 	"testing/iotest"
-)
 
-const flagACK = 2
+	"github.com/plugwire/plugwire/internal/frame"
+)
 
 // inConn is a recConn whose Read returns what in holds, then io.EOF.
 type inConn struct {
@@ -24,16 +24,16 @@ func finIDs(t *testing.T, forged []byte) []uint32 {
 	t.Helper()
 	var ids []uint32
 	for len(forged) > 0 {
-		if len(forged) < headerSize {
+		if len(forged) < frame.HeaderSize {
 			t.Fatalf("forged bytes end in a partial header: % x", forged)
 		}
-		h := forged[:headerSize]
-		want := hdr(typeWindowUpdate, flagFIN, binary.BigEndian.Uint32(h[4:8]), 0)
+		h := forged[:frame.HeaderSize]
+		want := frame.Header(frame.TypeWindowUpdate, frame.FlagFIN, binary.BigEndian.Uint32(h[4:8]), 0)
 		if !bytes.Equal(h, want) {
 			t.Fatalf("forged frame % x is not a FIN window update", h)
 		}
 		ids = append(ids, binary.BigEndian.Uint32(h[4:8]))
-		forged = forged[headerSize:]
+		forged = forged[frame.HeaderSize:]
 	}
 	return ids
 }
@@ -43,9 +43,9 @@ func finIDs(t *testing.T, forged []byte) []uint32 {
 // is forged where the connection ended inside a frame or is not yamux.
 func TestFinsAtEnd(t *testing.T) {
 	data := func(flags uint16, id uint32, body []byte) []byte {
-		return join(hdr(typeData, flags, id, uint32(len(body))), body)
+		return join(frame.Header(frame.TypeData, flags, id, uint32(len(body))), body)
 	}
-	wu := func(flags uint16, id uint32) []byte { return hdr(typeWindowUpdate, flags, id, 0) }
+	wu := func(flags uint16, id uint32) []byte { return frame.Header(frame.TypeWindowUpdate, flags, id, 0) }
 	for _, tc := range []struct {
 		name     string
 		sent     [][]byte // Writes made on the Conn, as yamux makes them
@@ -55,54 +55,54 @@ func TestFinsAtEnd(t *testing.T) {
 		{name: "no streams"},
 		{
 			name:     "opened either way",
-			sent:     [][]byte{wu(flagSYN, 1), wu(flagSYN, 3)},
-			received: join(wu(flagACK, 1), wu(flagSYN, 2)),
+			sent:     [][]byte{wu(frame.FlagSYN, 1), wu(frame.FlagSYN, 3)},
+			received: join(wu(frame.FlagACK, 1), wu(frame.FlagSYN, 2)),
 			want:     []uint32{1, 2, 3},
 		},
 		{
 			// Only streams the peer has not closed need a FIN: a reader
 			// of a stream the peer closed gets io.EOF already.
 			name:     "closed by the peer needs no FIN",
-			sent:     [][]byte{wu(flagSYN, 1), wu(flagSYN, 3), wu(flagFIN, 1), wu(flagFIN, 3)},
-			received: join(wu(flagSYN, 2), wu(flagFIN, 1), wu(flagFIN, 2), wu(flagSYN, 4)),
+			sent:     [][]byte{wu(frame.FlagSYN, 1), wu(frame.FlagSYN, 3), wu(frame.FlagFIN, 1), wu(frame.FlagFIN, 3)},
+			received: join(wu(frame.FlagSYN, 2), wu(frame.FlagFIN, 1), wu(frame.FlagFIN, 2), wu(frame.FlagSYN, 4)),
 			want:     []uint32{3, 4},
 		},
 		{
 			name:     "reset either way is gone",
-			sent:     [][]byte{wu(flagSYN, 1), wu(flagRST, 1)},
-			received: join(wu(flagSYN, 2), wu(flagRST, 2), wu(flagSYN, 4)),
+			sent:     [][]byte{wu(frame.FlagSYN, 1), wu(frame.FlagRST, 1)},
+			received: join(wu(frame.FlagSYN, 2), wu(frame.FlagRST, 2), wu(frame.FlagSYN, 4)),
 			want:     []uint32{4},
 		},
 		{
 			name: "data frame flags count and bodies are skipped",
-			sent: [][]byte{hdr(typeData, flagSYN, 5, 12), wu(flagSYN, 9)},
+			sent: [][]byte{frame.Header(frame.TypeData, frame.FlagSYN, 5, 12), wu(frame.FlagSYN, 9)},
 			// The body of the received frame looks like a FIN of stream 9.
-			received: join(data(flagACK, 5, wu(flagFIN, 9)), data(flagSYN, 6, []byte("abc"))),
+			received: join(data(frame.FlagACK, 5, wu(frame.FlagFIN, 9)), data(frame.FlagSYN, 6, []byte("abc"))),
 			want:     []uint32{5, 6, 9},
 		},
 		{
 			name:     "pings and go-aways have no stream",
-			sent:     [][]byte{hdr(typePing, flagSYN, 0, 7)},
-			received: join(hdr(typePing, flagSYN, 0, 8), hdr(typeGoAway, 0, 0, 0)),
+			sent:     [][]byte{frame.Header(frame.TypePing, frame.FlagSYN, 0, 7)},
+			received: join(frame.Header(frame.TypePing, frame.FlagSYN, 0, 8), frame.Header(frame.TypeGoAway, 0, 0, 0)),
 		},
 		{
 			name:     "ended inside a data frame",
-			sent:     [][]byte{wu(flagSYN, 1)},
-			received: hdr(typeData, 0, 1, 10),
+			sent:     [][]byte{wu(frame.FlagSYN, 1)},
+			received: frame.Header(frame.TypeData, 0, 1, 10),
 		},
 		{
 			name:     "ended inside a data frame's body",
-			sent:     [][]byte{wu(flagSYN, 1)},
+			sent:     [][]byte{wu(frame.FlagSYN, 1)},
 			received: data(0, 1, []byte("0123456789"))[:16],
 		},
 		{
 			name:     "ended inside a header",
-			sent:     [][]byte{wu(flagSYN, 1)},
-			received: wu(flagACK, 1)[:5],
+			sent:     [][]byte{wu(frame.FlagSYN, 1)},
+			received: wu(frame.FlagACK, 1)[:5],
 		},
 		{
 			name:     "not yamux",
-			sent:     [][]byte{wu(flagSYN, 1)},
+			sent:     [][]byte{wu(frame.FlagSYN, 1)},
 			received: []byte("GET / HTTP/1.1\r\n\r\n"),
 		},
 	} {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+	"github.com/plugwire/plugwire/internal/frame"
 	"github.com/plugwire/plugwire/internal/testutil"
 	"go.uber.org/goleak"
 )
@@ -102,7 +103,7 @@ func TestEchoManyStreams(t *testing.T) {
 	var wg sync.WaitGroup
 	for id := range 64 {
 		wg.Go(func() {
-			payloads := [][]byte{hdr(0, 0, 1, 5)} // body shaped like a data header
+			payloads := [][]byte{frame.Header(0, 0, 1, 5)} // body shaped like a data header
 			for j, n := range sizes {
 				payloads = append(payloads, fill(n, byte(id*len(sizes)+j)))
 			}
@@ -196,15 +197,15 @@ func writesPerDataFrame(t *testing.T, writes [][]byte) (perFrame []int, frames i
 		return 0
 	}
 	for off := 0; off < len(stream); frames++ {
-		if len(stream)-off < headerSize {
+		if len(stream)-off < frame.HeaderSize {
 			t.Fatalf("truncated frame header at offset %d", off)
 		}
-		h := stream[off : off+headerSize]
-		end := off + headerSize
-		if h[1] == typeData {
+		h := stream[off : off+frame.HeaderSize]
+		end := off + frame.HeaderSize
+		if h[1] == frame.TypeData {
 			end += int(binary.BigEndian.Uint32(h[8:12]))
 		}
-		if h[1] == typeData && end > off+headerSize {
+		if h[1] == frame.TypeData && end > off+frame.HeaderSize {
 			perFrame = append(perFrame, writeAt(end-1)-writeAt(off)+1)
 		}
 		off = end
@@ -508,7 +509,7 @@ func TestPeerGoneKeepsBufferedData(t *testing.T) {
 				cc, sc := tcpPair(t)
 				mc := Wrap(cc)
 				if tc.forgeRST {
-					mc.st.endFlag = flagRST
+					mc.st.endFlag = frame.FlagRST
 				}
 				cs, ss := sessions(t, mc, sc, io.Discard, io.Discard)
 				streams, peer := openBothWays(t, cs, ss, dialed, accepted)

@@ -5,17 +5,8 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-)
 
-// yamux v0.1.2's frame header: version(1) type(1) flags(2) stream(4)
-// length(4). A data frame's length is the size of its body; the other
-// types have no body.
-const (
-	headerSize = 12
-	typeData   = 0
-	typePing   = 2
-	flagSYN    = 1
-	flagACK    = 2
+	"github.com/plugwire/plugwire/internal/frame"
 )
 
 // maxChunk bounds what the reader hands over at once, so that a frame
@@ -86,7 +77,7 @@ func (l *localPings) put(c chunk) bool {
 // readFrames reads what the plugin sends, frame by frame.
 func (l *localPings) readFrames() {
 	defer close(l.items)
-	hdr := make([]byte, headerSize)
+	hdr := make([]byte, frame.HeaderSize)
 	for {
 		n, err := io.ReadFull(l.c, hdr)
 		if err != nil {
@@ -97,7 +88,7 @@ func (l *localPings) readFrames() {
 			return
 		}
 		body := uint64(0)
-		if hdr[1] == typeData {
+		if hdr[1] == frame.TypeData {
 			body = uint64(binary.BigEndian.Uint32(hdr[8:12]))
 		}
 		if !l.put(chunk{b: append([]byte(nil), hdr...), end: body == 0}) {
@@ -181,10 +172,10 @@ func (l *localPings) Write(p []byte) (int, error) {
 		l.bodyLeft -= min(l.bodyLeft, uint64(len(p)))
 		return l.c.Write(p)
 	}
-	if len(p) == headerSize && p[1] == typePing && binary.BigEndian.Uint16(p[2:4])&flagSYN != 0 {
-		ack := make([]byte, headerSize)
-		ack[0], ack[1] = p[0], typePing
-		binary.BigEndian.PutUint16(ack[2:4], flagACK)
+	if len(p) == frame.HeaderSize && p[1] == frame.TypePing && binary.BigEndian.Uint16(p[2:4])&frame.FlagSYN != 0 {
+		ack := make([]byte, frame.HeaderSize)
+		ack[0], ack[1] = p[0], frame.TypePing
+		binary.BigEndian.PutUint16(ack[2:4], frame.FlagACK)
 		copy(ack[8:12], p[8:12]) // the ping's id
 		l.amu.Lock()
 		l.acks = append(l.acks, ack)
@@ -196,10 +187,10 @@ func (l *localPings) Write(p []byte) (int, error) {
 		}
 		return len(p), nil
 	}
-	if len(p) >= headerSize && p[1] == typeData {
+	if len(p) >= frame.HeaderSize && p[1] == frame.TypeData {
 		// A header, maybe written with (part of) its body.
 		length := uint64(binary.BigEndian.Uint32(p[8:12]))
-		l.bodyLeft = length - min(length, uint64(len(p)-headerSize))
+		l.bodyLeft = length - min(length, uint64(len(p)-frame.HeaderSize))
 	}
 	return l.c.Write(p)
 }

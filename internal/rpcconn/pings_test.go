@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+	"github.com/plugwire/plugwire/internal/frame"
 	"github.com/plugwire/plugwire/internal/muxconn"
 	"github.com/plugwire/plugwire/internal/testutil"
 	"go.uber.org/goleak"
@@ -140,15 +141,6 @@ func (p *pipeConn) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func header(typ byte, flags uint16, stream, length uint32) []byte {
-	h := make([]byte, headerSize)
-	h[1] = typ
-	h[2], h[3] = byte(flags>>8), byte(flags)
-	h[4], h[5], h[6], h[7] = byte(stream>>24), byte(stream>>16), byte(stream>>8), byte(stream)
-	h[8], h[9], h[10], h[11] = byte(length>>24), byte(length>>16), byte(length>>8), byte(length)
-	return h
-}
-
 // A ping answered while a frame from the plugin is half read comes after
 // that frame, never inside it; ping requests are not sent, everything else
 // is, a data frame's body included even when it looks like a ping.
@@ -160,16 +152,16 @@ func TestLocalPingsFrameBoundaries(t *testing.T) {
 
 	body := []byte("0123456789")
 	go func() {
-		_, _ = w.Write(header(typeData, 0, 1, uint32(len(body))))
+		_, _ = w.Write(frame.Header(frame.TypeData, 0, 1, uint32(len(body))))
 		_, _ = w.Write(body[:4])
 	}()
-	got := make([]byte, headerSize)
-	if _, err := io.ReadFull(l, got); err != nil || string(got) != string(header(typeData, 0, 1, 10)) {
+	got := make([]byte, frame.HeaderSize)
+	if _, err := io.ReadFull(l, got); err != nil || string(got) != string(frame.Header(frame.TypeData, 0, 1, 10)) {
 		t.Fatalf("header: %x, %v", got, err)
 	}
 	// yamux pings while the body is still on its way.
-	ping := header(typePing, flagSYN, 0, 77)
-	if n, err := l.Write(ping); n != headerSize || err != nil {
+	ping := frame.Header(frame.TypePing, frame.FlagSYN, 0, 77)
+	if n, err := l.Write(ping); n != frame.HeaderSize || err != nil {
 		t.Fatalf("Write(ping) = %d, %v", n, err)
 	}
 	done := make(chan []byte)
@@ -182,13 +174,13 @@ func TestLocalPingsFrameBoundaries(t *testing.T) {
 	if b := <-done; string(b) != string(body) {
 		t.Fatalf("after the header, Read returned %q, want the body %q", b, body)
 	}
-	ack := make([]byte, headerSize)
-	if _, err := io.ReadFull(l, ack); err != nil || string(ack) != string(header(typePing, flagACK, 0, 77)) {
+	ack := make([]byte, frame.HeaderSize)
+	if _, err := io.ReadFull(l, ack); err != nil || string(ack) != string(frame.Header(frame.TypePing, frame.FlagACK, 0, 77)) {
 		t.Fatalf("ping answer %x, %v", ack, err)
 	}
 	// A data frame whose body is twelve bytes that look like a ping is sent.
-	fake := header(typePing, flagSYN, 0, 5)
-	for _, p := range [][]byte{header(typeData, 0, 3, headerSize), fake, header(typePing, flagACK, 0, 9)} {
+	fake := frame.Header(frame.TypePing, frame.FlagSYN, 0, 5)
+	for _, p := range [][]byte{frame.Header(frame.TypeData, 0, 3, frame.HeaderSize), fake, frame.Header(frame.TypePing, frame.FlagACK, 0, 9)} {
 		_, _ = l.Write(p)
 	}
 	if len(pc.sent) != 3 || string(pc.sent[1]) != string(fake) {

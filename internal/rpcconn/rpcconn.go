@@ -67,33 +67,34 @@ func ServeLeft(conn net.Conn, plugins map[string]plugin.Plugin, stop <-chan stru
 	return left
 }
 
-// Open starts the host's side of a connection to a plugin: it sends the
-// hello proving s on raw and opens go-plugin's RPC session over it at
-// once, without waiting for the plugin's answer, which the session's
-// first read checks (wire.Pending). Nothing a caller gives crosses before
-// the answer is checked: every call needs a dispensed object, and
-// Dispense's reply is read only after the answer. The answer is due by
-// due. On failure raw is closed; when the answer failed its check,
-// pending.Err says why.
-//
-// With localKeepalive, yamux's keepalive pings are answered on the host's
-// side (see localPings): for a plugin in debug mode, which may be stopped
-// at a breakpoint for longer than yamux allows.
-func Open(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.Plugin, localKeepalive bool) (conn *muxconn.Conn, rpcClient *plugin.RPCClient, pending *wire.Pending, err error) {
-	return open(raw, s, due, plugins, localKeepalive, false)
-}
+// Mode says how Open starts the host's side of a connection.
+type Mode int
 
-// OpenProven is Open for a host that waits for the plugin's answer before
-// go-plugin's session starts (host.Client.Start): nothing but the
-// preamble crosses before the plugin has proven the secret. When the
-// answer fails its check, pending.Err says why.
-func OpenProven(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.Plugin) (conn *muxconn.Conn, rpcClient *plugin.RPCClient, pending *wire.Pending, err error) {
-	return open(raw, s, due, plugins, false, true)
-}
+const (
+	// Eager starts go-plugin's session at once, without waiting for the
+	// plugin's answer to the hello, which the session's first read checks
+	// (wire.Pending): this saves a round trip. Nothing a caller gives
+	// crosses before the answer is checked: every call needs a dispensed
+	// object, and Dispense's reply is read only after the answer.
+	Eager Mode = iota
+	// Proven waits for the plugin's answer before go-plugin's session
+	// starts (host.Client.Start): nothing but the preamble crosses before
+	// the plugin has proven the secret.
+	Proven
+	// Debug is Eager for a plugin in debug mode, which may be stopped at a
+	// breakpoint for longer than yamux allows: yamux's keepalive pings are
+	// answered on the host's side (see localPings), and the hello does not
+	// probe for an old plugin (see wire.SendHelloProbing).
+	Debug
+)
 
-func open(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.Plugin, localKeepalive, proven bool) (conn *muxconn.Conn, rpcClient *plugin.RPCClient, pending *wire.Pending, err error) {
-	if localKeepalive {
-		pending, err = wire.SendHello(raw, s, due) // debug mode: see SendHelloProbing
+// Open starts the host's side of a connection to a plugin as mode says:
+// it sends the hello proving s on raw and opens go-plugin's RPC session
+// over it. The plugin's answer is due by due. On failure raw is closed;
+// when the answer failed its check, pending.Err says why.
+func Open(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.Plugin, mode Mode) (conn *muxconn.Conn, rpcClient *plugin.RPCClient, pending *wire.Pending, err error) {
+	if mode == Debug {
+		pending, err = wire.SendHello(raw, s, due) // see SendHelloProbing
 	} else {
 		pending, err = wire.SendHelloProbing(raw, s, due)
 	}
@@ -101,7 +102,7 @@ func open(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.
 		_ = raw.Close()
 		return nil, nil, nil, err
 	}
-	if proven {
+	if mode == Proven {
 		if err := pending.Check(); err != nil {
 			_ = raw.Close()
 			return nil, nil, pending, err
@@ -121,7 +122,7 @@ func open(raw net.Conn, s wire.Secret, due time.Time, plugins map[string]plugin.
 		return err
 	})
 	var rwc io.ReadWriteCloser = conn
-	if localKeepalive {
+	if mode == Debug {
 		rwc = newLocalPings(conn)
 	}
 	rpcClient, err = plugin.NewRPCClient(rwc, plugins)

@@ -55,7 +55,7 @@ func AcceptHost(ln net.Listener, s Secret, deadline time.Time, stop <-chan struc
 func ServeHosts(ln net.Listener, s Secret, stop <-chan struct{}, serve func(net.Conn)) error {
 	a := &acceptor{ln: ln, s: s, max: MaxUnproven, timeout: HandshakeTimeout, finished: make(chan struct{}), serve: serve}
 	_, err := a.run(time.Now().Add(100*365*24*time.Hour), stop)
-	if isClosed(stop) {
+	if IsClosed(stop) {
 		return nil
 	}
 	return err
@@ -123,7 +123,7 @@ func (a *acceptor) timeoutErr() error {
 // connection.
 func (a *acceptor) finish(conn net.Conn, err error) {
 	a.mu.Lock()
-	if isClosed(a.finished) {
+	if IsClosed(a.finished) {
 		a.mu.Unlock()
 		if conn != nil {
 			_ = conn.Close()
@@ -149,7 +149,7 @@ func (a *acceptor) acceptLoop() {
 	for {
 		conn, err := a.ln.Accept()
 		if err != nil {
-			if isClosed(a.finished) {
+			if IsClosed(a.finished) {
 				return
 			}
 			if errors.Is(err, net.ErrClosed) {
@@ -174,7 +174,7 @@ func (a *acceptor) acceptLoop() {
 		}
 		delay = 0
 		a.mu.Lock()
-		if isClosed(a.finished) {
+		if IsClosed(a.finished) {
 			a.mu.Unlock()
 			_ = conn.Close()
 			return
@@ -250,7 +250,8 @@ func (a *acceptor) handshake(conn net.Conn) {
 	_ = conn.Close()
 }
 
-func isClosed(ch <-chan struct{}) bool {
+// IsClosed reports whether ch is closed, without waiting.
+func IsClosed(ch <-chan struct{}) bool {
 	select {
 	case <-ch:
 		return true

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -112,11 +111,5 @@ func (e ReattachEntry) Check() error {
 
 // ParseSecret decodes e's secret; the error never quotes it.
 func (e ReattachEntry) ParseSecret() (Secret, error) {
-	var s Secret
-	b, err := hex.DecodeString(e.Secret)
-	if err != nil || len(b) != SecretSize {
-		return s, fmt.Errorf("secret is not %d hex digits (it has %d characters)", 2*SecretSize, len(e.Secret))
-	}
-	copy(s[:], b)
-	return s, nil
+	return parseSecret("secret", e.Secret)
 }

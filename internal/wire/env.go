@@ -98,5 +98,6 @@ func Quote(s string) string {
 }
 
 // EnvConnectTimeout, a Go duration, bounds how long the plugin waits for its
-// host to connect after printing its address.
+// host to connect after printing its address: the host's
+// host.Config.StartTimeout.
 const EnvConnectTimeout = "PLUGWIRE_CONNECT_TIMEOUT"

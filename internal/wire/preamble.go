@@ -94,10 +94,16 @@ func (s Secret) String() string { return "[secret]" }
 // ParseSecret decodes the value of EnvSecret. The error never quotes the
 // value, which may be a real secret with a typo.
 func ParseSecret(v string) (Secret, error) {
+	return parseSecret(EnvSecret, v)
+}
+
+// parseSecret decodes v, a secret called what in the error, which never
+// quotes v.
+func parseSecret(what, v string) (Secret, error) {
 	var s Secret
 	b, err := hex.DecodeString(v)
 	if err != nil || len(b) != SecretSize {
-		return s, fmt.Errorf("%s is not %d hex digits (it has %d characters)", EnvSecret, 2*SecretSize, len(v))
+		return s, fmt.Errorf("%s is not %d hex digits (it has %d characters)", what, 2*SecretSize, len(v))
 	}
 	copy(s[:], b)
 	return s, nil

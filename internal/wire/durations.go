@@ -26,3 +26,23 @@ func KillGrace(lookup func(string) (string, bool)) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// DefaultConnectTimeout is how long a plugin whose host did not set
+// EnvConnectTimeout waits for its host to connect, and the default of
+// host.Config.StartTimeout. A plugin whose host is gone exits sooner,
+// through its lifeline.
+const DefaultConnectTimeout = time.Minute
+
+// ConnectTimeout reads EnvConnectTimeout through lookup;
+// DefaultConnectTimeout when unset.
+func ConnectTimeout(lookup func(string) (string, bool)) (time.Duration, error) {
+	v, ok := lookup(EnvConnectTimeout)
+	if !ok {
+		return DefaultConnectTimeout, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%s is not a positive duration", EnvConnectTimeout, Quote(v))
+	}
+	return d, nil
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/plugwire/plugwire/shared"
+	"github.com/plugwire/plugwire/shared/config"
 )
 
 // exactNumbers is what a plugin decodes the numbers of TestConfigNumbersExact into.
@@ -26,9 +27,9 @@ type exactNumbers struct {
 }
 
 // sayNumbers (plugin side) says, for each top-level key but "mode", the
-// Go type and value that arrived, then what DecodeConfig made of them.
-func sayNumbers(config any, ui shared.Ui) error {
-	m := config.(map[string]any)
+// Go type and value that arrived, then what config.Decode made of them.
+func sayNumbers(raw any, ui shared.Ui) error {
+	m := raw.(map[string]any)
 	keys := slices.Sorted(func(yield func(string) bool) {
 		for k := range m {
 			if k != "mode" && !yield(k) {
@@ -42,7 +43,7 @@ func sayNumbers(config any, ui shared.Ui) error {
 	delete(m, "mode")
 	delete(m, "huge")
 	var n exactNumbers
-	if err := shared.DecodeConfig(m, &n); err != nil {
+	if err := config.Decode(m, &n); err != nil {
 		return err
 	}
 	ui.Say("decoded: %+v signbit=%v", n, math.Signbit(n.NegZero))
@@ -51,7 +52,7 @@ func sayNumbers(config any, ui shared.Ui) error {
 
 // A config's numbers reach the plugin as written, through a real plugin
 // process: a float64 where a float64 holds the number as written, else a
-// json.Number with its text; DecodeConfig puts the int64 and uint64
+// json.Number with its text; config.Decode puts the int64 and uint64
 // extremes and 2^53+1 into integer fields exactly.
 func TestConfigNumbersExact(t *testing.T) {
 	t.Parallel()
@@ -96,7 +97,7 @@ func TestConfigNumbersExact(t *testing.T) {
 }
 
 // Keys that differ only in case and name one field are both reported by
-// the plugin's DecodeConfig, and neither sets it; the error crosses to the
+// the plugin's config.Decode, and neither sets it; the error crosses to the
 // host.
 func TestConfigKeysDifferingInCase(t *testing.T) {
 	t.Parallel()

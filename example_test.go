@@ -15,8 +15,9 @@ type greeting struct{}
 func (greeting) Greet() string { return "Hello!" }
 
 // A go-plugin net/rpc plugin type served over plugwire's transport, as the
-// whole main of a plugin binary. Run by hand, without a host, it prints one
-// line on stderr explaining that and exits 1.
+// whole main of a plugin binary. Run as "BINARY describe" it prints
+// {"version":"","protocol":3,"components":{"greeter":[""]}}; run by hand,
+// without a host, it prints one line on stderr explaining that and exits 1.
 func ExampleServe() {
 	plugwire.Serve(map[string]plugin.Plugin{
 		"greeter": &greeter.GreeterPlugin{Impl: greeting{}},
@@ -25,7 +26,7 @@ func ExampleServe() {
 
 type ebs struct{}
 
-func (ebs) Prepare(config interface{}) error { return nil }
+func (ebs) Prepare(config any) error { return nil }
 func (ebs) Run(ctx context.Context, build shared.Build, ui shared.Ui) error {
 	ui.Say("building an EBS-backed image")
 	return nil
@@ -43,7 +44,7 @@ func (validate) Run(ctx context.Context, env shared.Environment, args []string) 
 // Describe writes.
 func ExampleSet() {
 	s := plugwire.NewSet()
-	s.SetVersion("1.4.0")
+	s.Version = "1.4.0"
 	s.RegisterBuilder("ebs", ebs{})
 	s.RegisterBuilder("instance", ebs{})
 	s.RegisterCommand("validate", validate{})
@@ -61,7 +62,7 @@ func ExampleSet() {
 // plugin.
 func ExampleSet_Run() {
 	s := plugwire.NewSet()
-	s.SetVersion("1.4.0")
+	s.Version = "1.4.0"
 	s.RegisterBuilder("ebs", ebs{})
 	s.RegisterCommand("validate", validate{})
 	s.Run()

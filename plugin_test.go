@@ -59,6 +59,18 @@ func TestMain(m *testing.M) {
 		testSet().Run()
 	case "empty-set":
 		plugwire.NewSet().Run()
+	case "bad-version":
+		s := testSet()
+		s.Version = "one point four"
+		s.Run()
+	case "served":
+		// Serve's map: a kind, a KIND/NAME, and a go-plugin name that is
+		// no component.
+		plugwire.Serve(map[string]plugin.Plugin{
+			"builder":   &shared.BuilderPlugin{Impl: &testBuilder{}},
+			"command/c": &shared.CommandPlugin{Impl: pidCommand("c")},
+			"Greeter":   &greeter.GreeterPlugin{Impl: hello{}},
+		})
 	case "foreign":
 		plugwire.Serve(map[string]plugin.Plugin{
 			"greeter": &greeter.GreeterPlugin{Impl: hello{}},

@@ -13,7 +13,9 @@
 //
 // A binary serving several components (builders, commands, other plugin
 // types) is a Set: it dispenses each as KIND/NAME and answers
-// "BINARY describe", which hosts use to discover it (host.Discover).
+// "BINARY describe", which hosts use to discover it (host.Discover). The
+// map given to Serve is a Set too, without a version: every plugwire
+// binary answers describe.
 //
 // # Output
 //
@@ -59,21 +61,27 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire/internal/component"
 	"github.com/plugwire/plugwire/internal/rpcconn"
 	"github.com/plugwire/plugwire/internal/wire"
 )
-
-// ConnectTimeout is how long a plugin waits for its host to connect after
-// printing its address, when the host did not say otherwise. A plugin
-// whose host is gone exits sooner, through its lifeline.
-const ConnectTimeout = time.Minute
 
 // Serve serves plugins to the host that started this process and returns
 // when the host is done with them: it asked the plugin to quit, closed the
 // connection, or went away. When the process was not started by a plugwire
 // host, or the environment is wrong, Serve prints one line saying what is
 // wrong on stderr and exits with status 1.
+//
+// plugins is a Set without a version, given as a map: a key that is a
+// kind ("builder") is that kind's component under the empty name, and a
+// key "KIND/NAME" is that component. So Serve answers "BINARY describe"
+// as Set.Run does, listing those keys; a key that is neither (any
+// go-plugin plugin name, such as "greeter") is served all the same but not
+// listed. Other arguments are left to the program.
 func Serve(plugins map[string]plugin.Plugin) {
+	if len(os.Args) == 2 && os.Args[1] == component.DescribeArg {
+		os.Exit(describeMain(filepath.Base(os.Args[0]), "", plugins, os.Stdout))
+	}
 	var lifeline *wire.Lifeline
 	err := serve(plugins, &lifeline)
 	if err != nil {
@@ -106,13 +114,9 @@ func serve(plugins map[string]plugin.Plugin, lifeline **wire.Lifeline) error {
 	if err != nil {
 		return err
 	}
-	connectTimeout := ConnectTimeout
-	if v, ok := os.LookupEnv(wire.EnvConnectTimeout); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("%s=%s is not a positive duration", wire.EnvConnectTimeout, wire.Quote(v))
-		}
-		connectTimeout = d
+	connectTimeout, err := wire.ConnectTimeout(os.LookupEnv)
+	if err != nil {
+		return err
 	}
 	grace, err := wire.KillGrace(os.LookupEnv)
 	if err != nil {

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-plugin"
@@ -26,33 +26,27 @@ import (
 // a Set's components are served over the process's one connection: a host
 // may dispense several from one process or start one process per use.
 //
-// The zero Set is empty and ready to use, as is one from NewSet. Register
-// in main, then call Run. Registering a bad kind or name, a nil
-// implementation, or a name twice panics with a message naming it, as
-// http.Handle does: it is a programming error in main. A Set is safe for
-// concurrent use.
+// The zero Set is empty and ready to use, as is one from NewSet. Set
+// Version and register in main, then call Run. Registering a bad kind or
+// name, a nil implementation, or a name twice panics with a message naming
+// it, as http.Handle does: it is a programming error in main. Registering
+// is safe for concurrent use; Version is a plain field, set before Run.
 type Set struct {
+	// Version is the version the Set reports to describe: a semantic
+	// version such as "1.4.0" or "1.4.0-dev". Hosts pick the highest
+	// version of a component among the binaries that provide it. The
+	// empty Version reports none. A Version that does not parse is a
+	// programming error: Run says so on stderr and exits 1, and Describe
+	// returns an error naming it.
+	Version string
+
 	mu      sync.Mutex
-	version string
 	plugins map[string]plugin.Plugin // by dispense name
 }
 
 // NewSet returns an empty Set.
 func NewSet() *Set {
 	return &Set{}
-}
-
-// SetVersion sets the version the Set reports to describe: a semantic
-// version such as "1.4.0" or "1.4.0-dev". Hosts pick the highest version
-// of a component among the binaries that provide it. A version that does
-// not parse panics.
-func (s *Set) SetVersion(v string) {
-	if _, err := version.NewSemver(v); err != nil {
-		panic(fmt.Sprintf("plugwire: Set.SetVersion: %q is not a semantic version (like 1.4.0 or 1.4.0-dev)", v))
-	}
-	s.mu.Lock()
-	s.version = v
-	s.mu.Unlock()
 }
 
 // RegisterBuilder registers b as the builder name ("builder/NAME"; the
@@ -101,29 +95,56 @@ func (s *Set) Register(kind, name string, p plugin.Plugin) {
 	s.plugins[id] = p
 }
 
-// description returns what the Set serves.
-func (s *Set) description() component.Description {
+// Describe writes to w, as one line of JSON, what BINARY describe prints:
+// the Set's Version ("" when none), plugwire's wire protocol version, and
+// the names of its components by kind, sorted, with the empty name for a
+// component dispensed as its kind alone:
+//
+//	{"version":"1.4.0","protocol":3,"components":{"builder":["ebs","instance"],"command":["validate"]}}
+//
+// A Version that does not parse is an error naming it, and nothing is
+// written.
+func (s *Set) Describe(w io.Writer) error {
+	if err := checkVersion(s.Version); err != nil {
+		return err
+	}
+	return describe(w, s.Version, s.snapshot())
+}
+
+// snapshot returns a copy of the Set's components, by dispense name.
+func (s *Set) snapshot() map[string]plugin.Plugin {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := component.Description{Version: s.version, Protocol: int(wire.ProtocolVersion), Components: map[string][]string{}}
-	for id := range s.plugins {
-		kind, name, _ := strings.Cut(id, "/")
-		d.Components[kind] = append(d.Components[kind], name)
+	return maps.Clone(s.plugins)
+}
+
+// checkVersion returns an error naming v when v is neither empty nor a
+// semantic version.
+func checkVersion(v string) error {
+	if v == "" {
+		return nil
+	}
+	if _, err := version.NewSemver(v); err != nil {
+		return fmt.Errorf("plugwire.Set: Version %s is not a semantic version (like 1.4.0 or 1.4.0-dev)", wire.Quote(v))
+	}
+	return nil
+}
+
+// describe writes to w what describe prints for plugins served under
+// their dispense names, with version. A name that is not a component's
+// dispense name (a go-plugin map given to Serve may use any) is served
+// but not listed: hosts cannot discover it.
+func describe(w io.Writer, version string, plugins map[string]plugin.Plugin) error {
+	d := component.Description{Version: version, Protocol: int(wire.ProtocolVersion), Components: map[string][]string{}}
+	for id := range plugins {
+		if kind, name, ok := component.SplitDispenseName(id); ok {
+			d.Components[kind] = append(d.Components[kind], name)
+		}
 	}
 	for _, names := range d.Components {
 		slices.Sort(names)
 	}
-	return d
-}
-
-// Describe writes to w, as one line of JSON, what BINARY describe prints:
-// the Set's version ("" when none was set), plugwire's wire protocol
-// version, and the names of its components by kind, sorted, with the
-// empty name for a component dispensed as its kind alone:
-//
-//	{"version":"1.4.0","protocol":3,"components":{"builder":["ebs","instance"],"command":["validate"]}}
-func (s *Set) Describe(w io.Writer) error {
-	b, err := json.Marshal(s.description())
+	b, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
@@ -149,24 +170,18 @@ func (s *Set) Run() {
 // exit with.
 func (s *Set) run(args []string, stdout io.Writer) int {
 	prog := filepath.Base(os.Args[0])
-	s.mu.Lock()
-	empty := len(s.plugins) == 0
-	plugins := make(map[string]plugin.Plugin, len(s.plugins))
-	for id, p := range s.plugins {
-		plugins[id] = p
-	}
-	s.mu.Unlock()
-	if empty {
+	plugins := s.snapshot()
+	if len(plugins) == 0 {
 		fmt.Fprintf(os.Stderr, "%s: plugwire.Set.Run: the Set has no components: register some in main before Run\n", prog)
+		return 1
+	}
+	if err := checkVersion(s.Version); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
 		return 1
 	}
 	switch {
 	case len(args) == 1 && args[0] == component.DescribeArg:
-		if err := s.Describe(stdout); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %s: %v\n", prog, component.DescribeArg, err)
-			return 1
-		}
-		return 0
+		return describeMain(prog, s.Version, plugins, stdout)
 	case len(args) > 0:
 		fmt.Fprintf(os.Stderr, "%s: unexpected argument %s: this program is a plugwire plugin, started by a host program; run %q to list what it serves\n",
 			prog, wire.Quote(args[0]), prog+" "+component.DescribeArg)
@@ -184,4 +199,14 @@ func (s *Set) run(args []string, stdout io.Writer) int {
 		return 1
 	}
 	return -1
+}
+
+// describeMain answers describe for plugins with version and returns the
+// status to exit with.
+func describeMain(prog, version string, plugins map[string]plugin.Plugin, stdout io.Writer) int {
+	if err := describe(stdout, version, plugins); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %s: %v\n", prog, component.DescribeArg, err)
+		return 1
+	}
+	return 0
 }

@@ -23,7 +23,7 @@ import (
 // registered with Register. Each component says which process it runs in.
 func testSet() *plugwire.Set {
 	s := plugwire.NewSet()
-	s.SetVersion("1.4.0-dev")
+	s.Version = "1.4.0-dev"
 	s.RegisterBuilder("", &testBuilder{})
 	s.RegisterBuilder("a", pidBuilder("a"))
 	s.RegisterBuilder("b", pidBuilder("b"))
@@ -100,13 +100,16 @@ func runByHand(t *testing.T, name string, args ...string) (stdout, stderr string
 }
 
 // BINARY describe prints one JSON object, names sorted, and exits 0, with
-// no plugwire variable set; a set of one (builderplugin.Serve) too.
+// no plugwire variable set; a set of one (builderplugin.Serve) too, and a
+// plugwire.Serve map, which lists its keys that are components.
 func TestSetDescribe(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ plugin, want string }{
 		{"set", `{"version":"1.4.0-dev","protocol":3,"components":{"builder":["","a","b"],"command":["","c"],"greeter":["hi"],"kv":[""]}}` + "\n"},
 		{"builder", `{"version":"","protocol":3,"components":{"builder":[""]}}` + "\n"},
 		{"command", `{"version":"","protocol":3,"components":{"command":[""]}}` + "\n"},
+		{"foreign", `{"version":"","protocol":3,"components":{"greeter":[""],"kv":[""]}}` + "\n"},
+		{"served", `{"version":"","protocol":3,"components":{"builder":[""],"command":["c"]}}` + "\n"},
 	} {
 		t.Run(tc.plugin, func(t *testing.T) {
 			t.Parallel()
@@ -135,6 +138,8 @@ func TestSetByHand(t *testing.T) {
 		{"flag", "command", []string{"-h"}, []string{`unexpected argument "-h"`, "describe"}},
 		{"empty set", "empty-set", nil, []string{"no components"}},
 		{"empty set describe", "empty-set", []string{"describe"}, []string{"no components"}},
+		{"bad version", "bad-version", nil, []string{`plugwire.Set: Version "one point four" is not a semantic version`}},
+		{"bad version describe", "bad-version", []string{"describe"}, []string{`plugwire.Set: Version "one point four" is not a semantic version`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -151,8 +156,8 @@ func TestSetByHand(t *testing.T) {
 	}
 }
 
-// A bad kind or name, a nil implementation, a name registered twice or a
-// bad version panics with a message naming it.
+// A bad kind or name, a nil implementation or a name registered twice
+// panics with a message naming it.
 func TestSetPanics(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -181,8 +186,6 @@ func TestSetPanics(t *testing.T) {
 			s.RegisterCommand("", pidCommand("a"))
 			s.Register("command", "", &shared.CommandPlugin{})
 		}, `command "" is registered twice`},
-		{"bad version", func(s *plugwire.Set) { s.SetVersion("one point four") }, `"one point four" is not a semantic version`},
-		{"empty version", func(s *plugwire.Set) { s.SetVersion("") }, `"" is not a semantic version`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -202,6 +205,14 @@ func TestSetPanics(t *testing.T) {
 	var out strings.Builder
 	if err := zero.Describe(&out); err != nil || !strings.Contains(out.String(), `"components":{"builder":["a"]}`) {
 		t.Errorf("zero Set: Describe = %q, %v", out.String(), err)
+	}
+	// A Version that does not parse is Describe's error, naming it, and
+	// nothing is written.
+	bad := plugwire.Set{Version: "latest"}
+	bad.RegisterBuilder("a", pidBuilder("a"))
+	out.Reset()
+	if err := bad.Describe(&out); err == nil || !strings.Contains(err.Error(), `Version "latest" is not a semantic version`) || out.Len() != 0 {
+		t.Errorf("Version latest: Describe wrote %q, returned %v; want an error naming it and nothing written", out.String(), err)
 	}
 	// The same name under two kinds is two components.
 	s := plugwire.NewSet()

@@ -106,6 +106,13 @@ func TestDescribe(t *testing.T) {
 			t.Errorf("Describe(%s) = %+v, want %+v", tc.name, d, want)
 		}
 	}
+	// A binary whose main is plugwire.Serve is a set without a version.
+	path := writeScript(t, dir, "serve", envHelper+"=bare GORACE=atexit_sleep_ms=0 exec "+shellQuote(testExe)+` "$@"`)
+	d, err := host.Describe(context.Background(), path)
+	want := &host.Description{Path: path, Protocol: int(wire.ProtocolVersion), Components: map[string][]string{"builder": {""}, "command": {""}}}
+	if err != nil || !reflect.DeepEqual(d, want) {
+		t.Errorf("Describe(plugwire.Serve) = %+v, %v; want %+v", d, err, want)
+	}
 }
 
 // Describe of a binary that is not a plugin set gives an error naming the
@@ -140,7 +147,6 @@ func TestDescribeJunk(t *testing.T) {
 		{"flood stdout", script("floodout", "echo $$ > "+shellQuote(pidFile("floodout"))+"; yes ' '"), 0, []string{"more than 1048576 bytes on stdout"}, []error{host.ErrNotPlugin}},
 		{"flood stderr", script("flooderr", "echo $$ > "+shellQuote(pidFile("flooderr"))+"; yes plugwire >&2"), 0, []string{"more than 65536 bytes on stderr"}, []error{host.ErrNotPlugin}},
 		{"hang", writeScript(t, t.TempDir(), "plug-hang", "printf '{\\n'; sleep 600 & echo $! > "+shellQuote(pidFile("plug-hang"))+"; echo $$ >> "+shellQuote(pidFile("plug-hang"))+"; wait"), time.Second, []string{"no answer within 1s", `stdout: "{\n"`}, []error{host.ErrNotPlugin}},
-		{"plugwire.Serve without a set", writeScript(t, dir, "serve", envHelper+"=bare GORACE=atexit_sleep_ms=0 exec "+shellQuote(testExe)), 0, []string{"exit status 1", "not by hand"}, []error{host.ErrNotPlugin, host.ErrProcessExited}},
 		{"missing", filepath.Join(dir, "missing"), 0, []string{"no such file"}, []error{fs.ErrNotExist}},
 		{"not executable", func() string {
 			p := filepath.Join(dir, "noexec")

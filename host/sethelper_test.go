@@ -27,7 +27,7 @@ func setHelper() int {
 	}
 	s := plugwire.NewSet()
 	if v := os.Getenv(envSetVersion); v != "" {
-		s.SetVersion(v)
+		s.Version = v
 	}
 	for _, id := range strings.Split(os.Getenv(envSet), ",") {
 		kind, name, _ := strings.Cut(id, "/")

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/plugwiretest"
 	"github.com/plugwire/plugwire/shared"
+	"github.com/plugwire/plugwire/shared/config"
 )
 
 // inTest runs f as the body of a test: t's cleanups run when f returns.
@@ -35,7 +36,7 @@ type sizeBuilder struct {
 	}
 }
 
-func (b *sizeBuilder) Prepare(config any) error { return shared.DecodeConfig(config, &b.config) }
+func (b *sizeBuilder) Prepare(raw any) error { return config.Decode(raw, &b.config) }
 func (b *sizeBuilder) Run(ctx context.Context, _ shared.Build, ui shared.Ui) error {
 	ui.Say("creating a %d GB disk", b.config.DiskSize)
 	return ctx.Err()

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/plugwiretest"
 	"github.com/plugwire/plugwire/shared"
+	"github.com/plugwire/plugwire/shared/config"
 	"go.uber.org/goleak"
 )
 
@@ -51,8 +52,8 @@ type diskBuilder struct {
 	}
 }
 
-func (b *diskBuilder) Prepare(config any) error {
-	return shared.DecodeConfig(config, &b.config)
+func (b *diskBuilder) Prepare(raw any) error {
+	return config.Decode(raw, &b.config)
 }
 
 func (b *diskBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui) error {
@@ -91,8 +92,8 @@ func TestBuilderConfigAndCallbacks(t *testing.T) {
 	}
 }
 
-// A DecodeConfig error reaches the test as it reaches a host: its text,
-// with key paths relative to the builder's block, and no ConfigErrors.
+// A config.Decode error reaches the test as it reaches a host: its text,
+// with key paths relative to the builder's block, and no config.Errors.
 func TestBuilderConfigError(t *testing.T) {
 	t.Parallel()
 	b := plugwiretest.Builder(t, &diskBuilder{})
@@ -101,9 +102,9 @@ func TestBuilderConfigError(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Fatalf("Prepare: %v, want %q", err, want)
 	}
-	var ces shared.ConfigErrors
+	var ces config.Errors
 	if errors.As(err, &ces) {
-		t.Fatal("errors.As found a ConfigErrors, which a real host does not get")
+		t.Fatal("errors.As found a config.Errors, which a real host does not get")
 	}
 }
 

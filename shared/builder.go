@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/contract"
+	"github.com/plugwire/plugwire/internal/exactjson"
 )
 
 // Builder builds things: the contract of a "builder" plugin.
@@ -23,7 +24,7 @@ import (
 // 0.5, 1e300, -0), and otherwise as a json.Number holding its text, so
 // that nothing changes a value silently: an integer beyond ±2^53 such as
 // 9007199254740993 or the int64 and uint64 maximums, more digits than a
-// float64 keeps, or a magnitude beyond float64's range. DecodeConfig takes
+// float64 keeps, or a magnitude beyond float64's range. config.Decode takes
 // both and puts either into an integer field exactly; a plugin reading the
 // raw config handles json.Number where it takes large numbers.
 type Builder interface {
@@ -36,17 +37,17 @@ type Builder interface {
 var ErrConfigNotJSON = errors.New("config cannot be encoded as JSON")
 
 // builderContract is Builder's contract; its config crosses as JSON and is
-// decoded with exact numbers (decodeJSON).
+// decoded with exact numbers (exactjson.Decode).
 var builderContract = contract.New[Builder](func(c *contract.Client) Builder { return builderClient{c} },
 	contract.DecodeJSON(decodeConfigJSON))
 
-// decodeConfigJSON decodes a Builder's config as decodeJSON does.
+// decodeConfigJSON decodes a Builder's config as exactjson.Decode does.
 func decodeConfigJSON(data []byte, v any) error {
 	p, ok := v.(*any)
 	if !ok {
 		return json.Unmarshal(data, v)
 	}
-	config, err := decodeJSON(data)
+	config, err := exactjson.Decode(data)
 	*p = config
 	return err
 }

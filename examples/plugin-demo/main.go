@@ -25,6 +25,7 @@ import (
 	"github.com/plugwire/plugwire"
 	"github.com/plugwire/plugwire/examples/contracts"
 	"github.com/plugwire/plugwire/shared"
+	"github.com/plugwire/plugwire/shared/config"
 )
 
 // version is what describe reports.
@@ -32,7 +33,7 @@ var version = "1.0.0"
 
 func main() {
 	s := plugwire.NewSet()
-	s.SetVersion(version)
+	s.Version = version
 	s.RegisterBuilder("file", &File{})
 	s.RegisterBuilder("sleep", &Sleep{})
 	s.RegisterCommand("hello", Hello{})
@@ -55,8 +56,8 @@ type fileConfig struct {
 }
 
 // Prepare decodes and checks the config.
-func (f *File) Prepare(config interface{}) error {
-	if err := shared.DecodeConfig(config, &f.cfg); err != nil {
+func (f *File) Prepare(raw any) error {
+	if err := config.Decode(raw, &f.cfg); err != nil {
 		return err
 	}
 	if f.cfg.Path == "" {
@@ -94,9 +95,9 @@ type sleepConfig struct {
 }
 
 // Prepare decodes and checks the config.
-func (s *Sleep) Prepare(config interface{}) error {
+func (s *Sleep) Prepare(raw any) error {
 	s.cfg = sleepConfig{Seconds: 1}
-	if err := shared.DecodeConfig(config, &s.cfg); err != nil {
+	if err := config.Decode(raw, &s.cfg); err != nil {
 		return err
 	}
 	if s.cfg.Seconds < 0 || s.cfg.Seconds > 3600 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/plugwire/plugwire/examples/contracts"
 	"github.com/plugwire/plugwire/shared"
+	"github.com/plugwire/plugwire/shared/config"
 )
 
 // Upload is a provisioner that uploads the file "source" to
@@ -21,9 +22,9 @@ type uploadConfig struct {
 }
 
 // Provision uploads the file.
-func (Upload) Provision(ctx context.Context, ui shared.Ui, comm contracts.Communicator, config map[string]any) error {
+func (Upload) Provision(ctx context.Context, ui shared.Ui, comm contracts.Communicator, settings map[string]any) error {
 	var cfg uploadConfig
-	if err := shared.DecodeConfig(config, &cfg); err != nil {
+	if err := config.Decode(settings, &cfg); err != nil {
 		return fmt.Errorf("upload: %w", err)
 	}
 	if cfg.Source == "" || cfg.Destination == "" {

@@ -1,4 +1,4 @@
-package shared
+package config
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// field is a struct field DecodeConfig can set, named as encoding/json
+// field is a struct field Decode can set, named as encoding/json
 // names it.
 type field struct {
 	name   string

@@ -1,4 +1,4 @@
-package shared
+package exactjson
 
 import (
 	"encoding/json"
@@ -32,23 +32,23 @@ func TestDecodeJSONNumbers(t *testing.T) {
 		{"0.1e-9223372036854775808", json.Number("0.1e-9223372036854775808")}, // an exponent beyond int
 		{"0e99999999999", 0.0},
 	} {
-		got, err := decodeJSON([]byte(tc.text))
+		got, err := Decode([]byte(tc.text))
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("decodeJSON(%s) = %#v, %v; want %#v", tc.text, got, err, tc.want)
+			t.Errorf("Decode(%s) = %#v, %v; want %#v", tc.text, got, err, tc.want)
 		}
 	}
-	got, err := decodeJSON([]byte("-0"))
+	got, err := Decode([]byte("-0"))
 	if f, ok := got.(float64); err != nil || !ok || f != 0 || !math.Signbit(f) {
-		t.Errorf("decodeJSON(-0) = %#v, %v; want float64 -0", got, err)
+		t.Errorf("Decode(-0) = %#v, %v; want float64 -0", got, err)
 	}
-	got, err = decodeJSON([]byte(`{"a":[9007199254740993,{"b":0.25}]}`))
+	got, err = Decode([]byte(`{"a":[9007199254740993,{"b":0.25}]}`))
 	want := map[string]any{"a": []any{json.Number("9007199254740993"), map[string]any{"b": 0.25}}}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("nested: %#v, %v", got, err)
 	}
 	for _, bad := range []string{"", "{", "1 2", "{} x", "[1,]"} {
-		if got, err := decodeJSON([]byte(bad)); err == nil {
-			t.Errorf("decodeJSON(%q) = %#v, want an error", bad, got)
+		if got, err := Decode([]byte(bad)); err == nil {
+			t.Errorf("Decode(%q) = %#v, want an error", bad, got)
 		}
 	}
 }

@@ -1,4 +1,7 @@
-package shared
+// Package exactjson decodes JSON without losing a number: the one
+// decoding of a builder's config, used where it crosses the wire (package
+// shared) and where config.Decode re-reads JSON text.
+package exactjson
 
 import (
 	"bytes"
@@ -10,12 +13,12 @@ import (
 	"strings"
 )
 
-// decodeJSON decodes JSON text into an any value as Builder.Prepare's
+// Decode decodes JSON text into an any value as shared.Builder.Prepare's
 // config holds it: as encoding/json would, except that a number float64
 // cannot hold as written (9007199254740993, 9223372036854775807,
 // 1.00000000000000000001, 1e400) is a json.Number holding its text, not a
 // float64 that silently differs from it.
-func decodeJSON(data []byte) (any, error) {
+func Decode(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any

@@ -1,4 +1,4 @@
-package shared
+package config
 
 import (
 	"encoding"
@@ -13,10 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugwire/plugwire/internal/exactjson"
 	"github.com/plugwire/plugwire/internal/wire"
+	"github.com/plugwire/plugwire/shared"
 )
 
-// DecodeConfig decodes config, the JSON-shaped value Builder.Prepare
+// Decode decodes src, the JSON-shaped value shared.Builder.Prepare
 // receives (what encoding/json decodes into an any value: objects as
 // map[string]any, arrays as []any, numbers as float64 or
 // json.Number, strings, booleans and nil), into the value v points to.
@@ -25,7 +27,7 @@ import (
 // names them (the field name when there is no tag, "-" skips a field,
 // fields of embedded structs are promoted, a key matches a name exactly or
 // else case-insensitively, the ",string" option is honoured). Unlike
-// encoding/json, DecodeConfig is strict, because a config is written by a
+// encoding/json, Decode is strict, because a config is written by a
 // person and a mistake should not pass silently:
 //
 //   - a key that matches no field is an error (declare a field for keys
@@ -46,49 +48,49 @@ import (
 // one) decode themselves from their part of the config, and types
 // implementing encoding.TextUnmarshaler (net.IP, ...) from a string.
 //
-// Every problem is reported, each naming its key path relative to config
+// Every problem is reported, each naming its key path relative to src
 // and what was wrong, on one line. Prepare receives only its builder's
 // block of a template, so a builder sees
 //
 //	disk_size: want number, got "20G"; timout: unknown key (did you mean "timeout"?)
 //
-// and nested keys as "tags.env" or "regions[1]". A config that is not
+// and nested keys as "tags.env" or "regions[1]". A src that is not
 // JSON-shaped (a Go struct or typed map given directly, as in a test) is
-// first converted through its JSON encoding. v must be a non-nil pointer.
+// first converted through its JSON encoding; one that has none is an
+// error wrapping shared.ErrConfigNotJSON. v must be a non-nil pointer.
 //
-// The error is a ConfigErrors in the plugin's process, for errors.As
-// there. Returned from Prepare, only its text crosses to the host (as for
-// every error a plugin returns): errors.As finds no ConfigErrors in the
-// error the host's Prepare returns, nor through plugwiretest, which
-// serves over the same wire; match the text, or test DecodeConfig
-// directly.
-func DecodeConfig(config any, v any) error {
+// The error is an Errors in the plugin's process, for errors.As there.
+// Returned from Prepare, only its text crosses to the host (as for every
+// error a plugin returns): errors.As finds no Errors in the error the
+// host's Prepare returns, nor through plugwiretest, which serves over the
+// same wire; match the text, or test Decode directly.
+func Decode(src, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return fmt.Errorf("shared.DecodeConfig: v must be a non-nil pointer, got %T", v)
+		return fmt.Errorf("config.Decode: v must be a non-nil pointer, got %T", v)
 	}
-	if !isJSONShaped(config) {
-		raw, err := json.Marshal(config)
+	if !isJSONShaped(src) {
+		raw, err := json.Marshal(src)
 		if err != nil {
-			return fmt.Errorf("shared.DecodeConfig: %w: config of type %T: %v", ErrConfigNotJSON, config, err)
+			return fmt.Errorf("config.Decode: %w: config of type %T: %v", shared.ErrConfigNotJSON, src, err)
 		}
-		given := config
-		if config, err = decodeJSON(raw); err != nil {
-			return fmt.Errorf("shared.DecodeConfig: re-reading the JSON encoding of a %T: %v", given, err)
+		given := src
+		if src, err = exactjson.Decode(raw); err != nil {
+			return fmt.Errorf("config.Decode: re-reading the JSON encoding of a %T: %v", given, err)
 		}
 	}
 	var d decoder
-	d.decode("", config, rv.Elem())
+	d.decode("", src, rv.Elem())
 	if len(d.errs) > 0 {
 		return d.errs
 	}
 	return nil
 }
 
-// ConfigError is one problem DecodeConfig found.
-type ConfigError struct {
+// Error is one problem Decode found.
+type Error struct {
 	// Path is the key path of the bad value, relative to the config
-	// DecodeConfig was given, as in "disk_size", "regions[1]" or
+	// Decode was given, as in "disk_size", "regions[1]" or
 	// `tags["a b"]`; "" is the config as a whole.
 	Path string
 	// Problem says what is wrong, as in `want number, got "20G"`.
@@ -97,22 +99,22 @@ type ConfigError struct {
 
 // Error returns "PATH: PROBLEM", or "config: PROBLEM" for the config as a
 // whole.
-func (e *ConfigError) Error() string {
+func (e *Error) Error() string {
 	if e.Path == "" {
 		return "config: " + e.Problem
 	}
 	return e.Path + ": " + e.Problem
 }
 
-// ConfigErrors is the error DecodeConfig returns: every problem it found,
-// in the order of the config's keys (sorted) and array indices.
-type ConfigErrors []*ConfigError
+// Errors is the error Decode returns: every problem it found, in the
+// order of the config's keys (sorted) and array indices.
+type Errors []*Error
 
-// maxListed is how many problems a ConfigErrors spells out in its text.
+// maxListed is how many problems an Errors spells out in its text.
 const maxListed = 10
 
 // Error lists the problems on one line, separated by "; ".
-func (es ConfigErrors) Error() string {
+func (es Errors) Error() string {
 	var b strings.Builder
 	for i, e := range es {
 		if i == maxListed {
@@ -128,7 +130,7 @@ func (es ConfigErrors) Error() string {
 }
 
 // Unwrap returns each problem, for errors.As.
-func (es ConfigErrors) Unwrap() []error {
+func (es Errors) Unwrap() []error {
 	errs := make([]error, len(es))
 	for i, e := range es {
 		errs[i] = e
@@ -160,13 +162,13 @@ func isJSONShaped(v any) bool {
 	return false
 }
 
-// decoder collects the problems of one DecodeConfig call.
+// decoder collects the problems of one Decode call.
 type decoder struct {
-	errs ConfigErrors
+	errs Errors
 }
 
 func (d *decoder) fail(path, format string, a ...any) {
-	d.errs = append(d.errs, &ConfigError{Path: path, Problem: fmt.Sprintf(format, a...)})
+	d.errs = append(d.errs, &Error{Path: path, Problem: fmt.Sprintf(format, a...)})
 }
 
 var (
@@ -385,7 +387,7 @@ func (d *decoder) object(path string, src any, dst reflect.Value) {
 		val := m[key]
 		if s, isString := val.(string); f.quoted && isString {
 			// ",string": the value is JSON text inside a string.
-			inner, err := decodeJSON([]byte(s))
+			inner, err := exactjson.Decode([]byte(s))
 			if err != nil {
 				d.fail(kp, "want a quoted JSON value, got %s", describe(val))
 				continue

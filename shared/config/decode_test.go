@@ -1,4 +1,4 @@
-package shared_test
+package config_test
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plugwire/plugwire/shared"
+	"github.com/plugwire/plugwire/shared/config"
 )
 
 type diskConfig struct {
@@ -66,7 +66,7 @@ type kinds struct {
 	Num    json.Number       `json:"num"`
 }
 
-func TestDecodeConfig(t *testing.T) {
+func TestDecode(t *testing.T) {
 	intp := func(i int) *int { return &i }
 	durp := func(d time.Duration) *time.Duration { return &d }
 	when := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
@@ -111,13 +111,13 @@ func TestDecodeConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var config any
-			if err := json.Unmarshal([]byte(tt.config), &config); err != nil {
+			var src any
+			if err := json.Unmarshal([]byte(tt.config), &src); err != nil {
 				t.Fatal(err)
 			}
 			got := tt.into()
-			if err := shared.DecodeConfig(config, got); err != nil {
-				t.Fatalf("DecodeConfig: %v", err)
+			if err := config.Decode(src, got); err != nil {
+				t.Fatalf("Decode: %v", err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %#v\nwant %#v", got, tt.want)
@@ -126,7 +126,7 @@ func TestDecodeConfig(t *testing.T) {
 	}
 }
 
-func TestDecodeConfigErrors(t *testing.T) {
+func TestDecodeErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		config string
@@ -167,13 +167,13 @@ func TestDecodeConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var config any
-			if err := json.Unmarshal([]byte(tt.config), &config); err != nil {
+			var src any
+			if err := json.Unmarshal([]byte(tt.config), &src); err != nil {
 				t.Fatal(err)
 			}
-			err := shared.DecodeConfig(config, tt.into)
+			err := config.Decode(src, tt.into)
 			if err == nil {
-				t.Fatalf("DecodeConfig accepted %s", tt.config)
+				t.Fatalf("Decode accepted %s", tt.config)
 			}
 			got := err.Error()
 			if strings.HasSuffix(tt.want, "unknown key") {
@@ -182,15 +182,15 @@ func TestDecodeConfigErrors(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("error\n got %s\nwant %s", got, tt.want)
 			}
-			var ce *shared.ConfigError
+			var ce *config.Error
 			if !errors.As(err, &ce) {
-				t.Errorf("errors.As(%T, *ConfigError) is false", err)
+				t.Errorf("errors.As(%T, *Error) is false", err)
 			}
 		})
 	}
 }
 
-func TestDecodeConfigArguments(t *testing.T) {
+func TestDecodeArguments(t *testing.T) {
 	var c diskConfig
 	tests := []struct {
 		name   string
@@ -199,7 +199,7 @@ func TestDecodeConfigArguments(t *testing.T) {
 		want   string
 	}{
 		{"nil target", map[string]any{}, nil, "v must be a non-nil pointer, got <nil>"},
-		{"non-pointer target", map[string]any{}, c, "v must be a non-nil pointer, got shared_test.diskConfig"},
+		{"non-pointer target", map[string]any{}, c, "v must be a non-nil pointer, got config_test.diskConfig"},
 		{"config json cannot encode", map[string]any{"f": func() {}}, &c, "config cannot be encoded as JSON"},
 		{"interface with methods", map[string]any{"e": "x"}, &struct {
 			E error `json:"e"`
@@ -207,7 +207,7 @@ func TestDecodeConfigArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := shared.DecodeConfig(tt.config, tt.into)
+			err := config.Decode(tt.config, tt.into)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
@@ -217,10 +217,10 @@ func TestDecodeConfigArguments(t *testing.T) {
 
 // A config given as Go values, as a test or a host in the same process
 // may, decodes as its JSON encoding would.
-func TestDecodeConfigGoValues(t *testing.T) {
-	config := map[string]any{"disk_size": 20, "regions": []string{"eu"}, "timeout": "3s"}
+func TestDecodeGoValues(t *testing.T) {
+	src := map[string]any{"disk_size": 20, "regions": []string{"eu"}, "timeout": "3s"}
 	var c diskConfig
-	if err := shared.DecodeConfig(config, &c); err != nil {
+	if err := config.Decode(src, &c); err != nil {
 		t.Fatal(err)
 	}
 	want := diskConfig{DiskSize: 20, Regions: []string{"eu"}, Timeout: 3 * time.Second}
@@ -230,15 +230,15 @@ func TestDecodeConfigGoValues(t *testing.T) {
 }
 
 // json.Number, from a decoder with UseNumber, keeps integers exact.
-func TestDecodeConfigJSONNumber(t *testing.T) {
+func TestDecodeJSONNumber(t *testing.T) {
 	dec := json.NewDecoder(strings.NewReader(`{"i64":9007199254740993,"u64":18446744073709551615,"f64":0.1}`))
 	dec.UseNumber()
-	var config any
-	if err := dec.Decode(&config); err != nil {
+	var src any
+	if err := dec.Decode(&src); err != nil {
 		t.Fatal(err)
 	}
 	var n numbers
-	if err := shared.DecodeConfig(config, &n); err != nil {
+	if err := config.Decode(src, &n); err != nil {
 		t.Fatal(err)
 	}
 	if n.I64 != 9007199254740993 || n.U64 != 18446744073709551615 || n.F64 != 0.1 {
@@ -248,7 +248,7 @@ func TestDecodeConfigJSONNumber(t *testing.T) {
 
 // Of two promoted fields with one name at the same depth, neither is set
 // (as in encoding/json), so the key is unknown; a shallower one wins.
-func TestDecodeConfigFieldConflicts(t *testing.T) {
+func TestDecodeFieldConflicts(t *testing.T) {
 	// Untagged, as go vet rightly flags a json tag repeated this way.
 	type A struct{ X int }
 	type B struct{ X int }
@@ -260,25 +260,25 @@ func TestDecodeConfigFieldConflicts(t *testing.T) {
 		A
 		X string
 	}
-	if err := shared.DecodeConfig(map[string]any{"x": 1.0}, new(both)); err == nil || !strings.HasPrefix(err.Error(), "x: unknown key (this object takes no keys)") {
+	if err := config.Decode(map[string]any{"x": 1.0}, new(both)); err == nil || !strings.HasPrefix(err.Error(), "x: unknown key (this object takes no keys)") {
 		t.Errorf("ambiguous field: error %v", err)
 	}
 	var s shallow
-	if err := shared.DecodeConfig(map[string]any{"x": "top"}, &s); err != nil || s.X != "top" || s.A.X != 0 {
+	if err := config.Decode(map[string]any{"x": "top"}, &s); err != nil || s.X != "top" || s.A.X != 0 {
 		t.Errorf("shallow field: %+v, %v", s, err)
 	}
 }
 
 // Many problems are listed up to a limit, on one line.
-func TestDecodeConfigManyErrors(t *testing.T) {
-	config := map[string]any{}
+func TestDecodeManyErrors(t *testing.T) {
+	src := map[string]any{}
 	for _, k := range strings.Split("a b c d e f g h i j k l", " ") {
-		config[k] = 1.0
+		src[k] = 1.0
 	}
-	err := shared.DecodeConfig(config, new(struct{}))
-	var es shared.ConfigErrors
+	err := config.Decode(src, new(struct{}))
+	var es config.Errors
 	if !errors.As(err, &es) || len(es) != 12 {
-		t.Fatalf("error %v: want 12 ConfigErrors", err)
+		t.Fatalf("error %v: want 12 Errors", err)
 	}
 	msg := err.Error()
 	if !strings.HasSuffix(msg, "; and 2 more") || strings.Contains(msg, "\n") || strings.Contains(msg, "k: ") {
@@ -286,12 +286,12 @@ func TestDecodeConfigManyErrors(t *testing.T) {
 	}
 }
 
-// Go integers given directly cross DecodeConfig's JSON re-encoding
+// Go integers given directly cross Decode's JSON re-encoding
 // exactly, ",string" fields too; keys that differ only in case and name
 // one field are reported, both names, and neither sets it.
-func TestDecodeConfigExactAndCase(t *testing.T) {
+func TestDecodeExactAndCase(t *testing.T) {
 	var n numbers
-	err := shared.DecodeConfig(map[string]any{"i64": int64(math.MaxInt64), "u64": uint64(math.MaxUint64), "i": int64(math.MinInt64)}, &n)
+	err := config.Decode(map[string]any{"i64": int64(math.MaxInt64), "u64": uint64(math.MaxUint64), "i": int64(math.MinInt64)}, &n)
 	if err != nil || n.I64 != math.MaxInt64 || n.U64 != math.MaxUint64 || n.I != math.MinInt64 {
 		t.Errorf("Go integers at their extremes: %+v, %v", n, err)
 	}
@@ -299,11 +299,11 @@ func TestDecodeConfigExactAndCase(t *testing.T) {
 		Big int64 `json:"big,string"`
 	}
 	var q quoted
-	if err := shared.DecodeConfig(map[string]any{"big": "9007199254740993"}, &q); err != nil || q.Big != 9007199254740993 {
+	if err := config.Decode(map[string]any{"big": "9007199254740993"}, &q); err != nil || q.Big != 9007199254740993 {
 		t.Errorf(`",string" 2^53+1: %+v, %v`, q, err)
 	}
 	n = numbers{I: 7}
-	err = shared.DecodeConfig(map[string]any{"I": 1.0, "i": 2.0, "u8": 3.0}, &n)
+	err = config.Decode(map[string]any{"I": 1.0, "i": 2.0, "u8": 3.0}, &n)
 	want := `I: keys "I" and "i" set the same field "i" (keys match it regardless of case): keep one`
 	if err == nil || err.Error() != want {
 		t.Errorf("keys differing in case: %v, want %q", err, want)

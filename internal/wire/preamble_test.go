@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -74,7 +75,7 @@ func TestHostSide(t *testing.T) {
 			func(g, i, p []byte) []byte { return Answer(s, 9, g, i, p) }},
 			checkErr: ErrHandshake, wantMsg: "unknown status 9"},
 		{name: "other version", pl: plugin{func() []byte { return mustGreeting(t, 7) }, nil},
-			helloErr: ErrVersionMismatch, wantMsg: "plugin speaks plugwire protocol 7, this host speaks 2"},
+			helloErr: ErrVersionMismatch, wantMsg: fmt.Sprintf("plugin speaks plugwire protocol 7, this host speaks %d", ProtocolVersion)},
 		{name: "not plugwire", pl: plugin{func() []byte { return []byte(strings.Repeat("HTTP/1.1 ", 5)) }, nil},
 			helloErr: ErrHandshake, wantMsg: "not a plugwire plugin"},
 		{name: "closes at once", pl: plugin{}, helloErr: errAny, wantMsg: "closed the connection before its greeting"},

@@ -94,6 +94,14 @@ func (e *encoder) value(p param, v reflect.Value) error {
 		if err != nil {
 			return fmt.Errorf("%w: a %v: %v", ErrEncoding, v.Type(), err)
 		}
+		// JSON would carry a string that is not UTF-8 with its bad bytes
+		// replaced by U+FFFD, which it writes as this escape (a real
+		// U+FFFD it writes as it is): refuse rather than change the data.
+		if bytes.Contains(b, []byte(`\ufffd`)) {
+			if path, str, ok := notUTF8(v, ""); ok {
+				return fmt.Errorf("%w: a %v: the string %q at %s is not valid UTF-8, and a value holding interfaces crosses as JSON", ErrEncoding, v.Type(), str, path)
+			}
+		}
 		e.bytes(b)
 		return nil
 	}

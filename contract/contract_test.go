@@ -157,6 +157,28 @@ func TestValues(t *testing.T) {
 	if !errors.Is(err, contract.ErrEncoding) || !strings.Contains(err.Error(), "Tester.Echo: argument 3") {
 		t.Errorf("Echo(chan) = %v, want ErrEncoding naming the argument", err)
 	}
+	// A string that is not UTF-8 inside a value crossing as JSON is refused,
+	// naming where it is, rather than changed; U+FFFD itself, and the text
+	// of its JSON escape, cross as they are.
+	for _, tc := range []struct {
+		v    map[string]any
+		want string // "" when it crosses
+	}{
+		{map[string]any{"a": []any{"ok", "b\xffd"}}, `the string "b\xffd" at ["a"][1] is not valid UTF-8`},
+		{map[string]any{"k\xfe": 1}, `the string "k\xfe" at ["k\xfe"] (a key) is not valid UTF-8`},
+		{map[string]any{"a": "\ufffd and \\ufffd", "b": `\\ufffd`}, ""},
+	} {
+		got, err := tt.Echo("", nil, tc.v, nil)
+		if tc.want == "" {
+			if err != nil || !strings.Contains(got, "\ufffd and \\ufffd") || !strings.Contains(got, `\\ufffd`) {
+				t.Errorf("Echo(%q) = %q, %v; want it to cross unchanged", tc.v, got, err)
+			}
+			continue
+		}
+		if !errors.Is(err, contract.ErrEncoding) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Echo(%q) = %v, want ErrEncoding saying %s", tc.v, err, tc.want)
+		}
+	}
 }
 
 // A callback that takes a callback works three deep; nil stays nil; a

@@ -62,7 +62,9 @@
 //     form of their own), with nil and empty slices and maps told apart
 //     at the top level; a type that is or holds an interface (any,
 //     map[string]any) crosses as its JSON encoding, so a string inside it
-//     arrives as valid UTF-8.
+//     must be valid UTF-8: one that is not fails the call with an error
+//     wrapping ErrEncoding that says where it is, rather than crossing
+//     changed.
 //
 // # Methods without an error result
 //

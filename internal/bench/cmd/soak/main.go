@@ -5,7 +5,7 @@
 // process, loses a Ui line or a reply, or reports an ending as the wrong
 // thing. It is not part of `go test ./...`; run it by hand:
 //
-//	go run ./internal/soak -d 2m -workers 20
+//	go -C internal/bench run ./cmd/soak -d 2m -workers 20
 //
 // Each worker starts a plugin (this binary, re-executed as a builder),
 // runs a randomly chosen scenario against it and kills it: clean runs

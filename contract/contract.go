@@ -205,7 +205,7 @@ func newMethod(iface string, rm reflect.Method, index int) (*method, error) {
 			m.hasCtx = true
 			continue
 		}
-		p, err := newParam(t, true)
+		p, err := newParam(t, asParameter)
 		if err != nil {
 			return nil, fmt.Errorf("%s: parameter %d: %v", m.full, i+1, err)
 		}
@@ -217,7 +217,7 @@ func newMethod(iface string, rm reflect.Method, index int) (*method, error) {
 			m.hasErr = true
 			continue
 		}
-		p, err := newParam(t, false)
+		p, err := newParam(t, asResult)
 		if err != nil {
 			return nil, fmt.Errorf("%s: result %d: %v", m.full, i+1, err)
 		}
@@ -226,10 +226,19 @@ func newMethod(iface string, rm reflect.Method, index int) (*method, error) {
 	return m, nil
 }
 
-func newParam(t reflect.Type, in bool) (param, error) {
+// position says where a type stands in a method's signature.
+type position int
+
+const (
+	asParameter position = iota
+	asResult
+)
+
+// newParam returns how a value of type t, standing at pos, crosses.
+func newParam(t reflect.Type, pos position) (param, error) {
 	switch {
 	case t == readerType || t == writerType:
-		if !in {
+		if pos == asResult {
 			return param{}, fmt.Errorf("%v cannot be a result (pass an io.Writer or io.Reader in instead)", t)
 		}
 		if t == readerType {

@@ -100,7 +100,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		case c.holding:
 			c.holding = false // p is the body of a discarded header
 		case len(p) == frame.HeaderSize:
-			c.st.frame(p, true)
+			c.st.frame(p, finSent)
 			c.holding = isDataHeader(p)
 		}
 		return len(p), nil
@@ -113,13 +113,13 @@ func (c *Conn) Write(p []byte) (int, error) {
 		c.holding = false
 		err = c.writeHeld(p)
 	case isDataHeader(p):
-		c.st.frame(p, true)
+		c.st.frame(p, finSent)
 		copy(c.held[:], p)
 		c.holding = true
 		return len(p), nil
 	default:
 		if len(p) == frame.HeaderSize {
-			c.st.frame(p, true)
+			c.st.frame(p, finSent)
 		}
 		_, err = c.c.Write(p)
 	}

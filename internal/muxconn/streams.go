@@ -40,17 +40,13 @@ type streams struct {
 	broken bool   // not yamux framing: never forge frames into it
 }
 
-// frame records a frame header sent (sent) or received.
-func (s *streams) frame(hdr []byte, sent bool) {
+// frame records a frame header sent (way finSent) or received (finRecv).
+func (s *streams) frame(hdr []byte, way uint8) {
 	flags := binary.BigEndian.Uint16(hdr[2:4])
 	if hdr[1] > frame.TypeWindowUpdate || flags&(frame.FlagSYN|frame.FlagFIN|frame.FlagRST) == 0 {
 		return // pings and go-aways have no stream; most frames change nothing
 	}
 	id := binary.BigEndian.Uint32(hdr[4:8])
-	fin := uint8(finRecv)
-	if sent {
-		fin = finSent
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if flags&frame.FlagSYN != 0 {
@@ -67,7 +63,7 @@ func (s *streams) frame(hdr []byte, sent bool) {
 	case flags&frame.FlagRST != 0:
 		delete(s.open, id)
 	case flags&frame.FlagFIN != 0:
-		if bits |= fin; bits == finSent|finRecv {
+		if bits |= way; bits == finSent|finRecv {
 			delete(s.open, id) // yamux forgets a stream closed both ways
 		} else {
 			s.open[id] = bits
@@ -93,7 +89,7 @@ func (s *streams) received(p []byte) {
 			s.broken = true // yamux ends the session itself
 			return
 		}
-		s.frame(s.hdr[:], false)
+		s.frame(s.hdr[:], finRecv)
 		if s.hdr[1] == frame.TypeData {
 			s.skip = binary.BigEndian.Uint32(s.hdr[8:12])
 		}

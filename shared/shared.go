@@ -12,8 +12,10 @@
 // text, and errors.Is(err, context.Canceled) (or DeadlineExceeded) holds
 // on the far side when it held where the error was made.
 //
-// This package knows nothing of processes or ports: see package host for
-// starting plugins and the root package plugwire for serving them.
+// A builder decodes the config its Prepare receives with package
+// shared/config. This package knows nothing of processes or ports: see
+// package host for starting plugins and the root package plugwire for
+// serving them.
 package shared
 
 import (

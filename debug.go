@@ -18,36 +18,9 @@ import (
 	"github.com/plugwire/plugwire/internal/wire"
 )
 
-// EnvDebug, set to 1 in the environment of a plugin run by hand (directly
-// or under a debugger, such as dlv exec), makes Serve run in debug mode:
-// it needs no host, listens on a free port of its range (the host's
-// default range when PACKER_PLUGIN_MIN_PORT and PACKER_PLUGIN_MAX_PORT are
-// not set), prints on stderr a line to paste into another shell,
-//
-//	PLUGWIRE_REATTACH='{"NAME":{"addr":"127.0.0.1:PORT","secret":"HEX","pid":N}}'
-//
-// and serves one host after another, each connecting with that in its
-// environment (a host opts in with host.LookupReattach, or sets
-// host.Config.Reattach), until it is interrupted (Ctrl-C or SIGTERM).
-// NAME is the base name of the binary, without .exe: LookupReattach
-// finds it for a Config.Cmd with that base name.
-//
-// It serves one host connection (one host.Client) at a time, until that
-// Client is killed, as its components' state is shared: a Client that
-// proves the secret while another is served waits up to 3 s for its turn,
-// then starts and gets a session whose every Dispense fails with "NAME is in
-// debug mode (pid N) and serving another host: it serves one host at a
-// time; ...". A host running two builds of the plugin at once, keeping
-// each build's Client until both end (as examples/host and Packer do),
-// gets one build served and the other failed; run one build of a
-// debugged plugin at a time. The wait is short on purpose: such a host
-// would fail the same build after a longer wait too, only later. Local
-// connections that do not prove the secret cannot keep a host out: they
-// are held as a started plugin holds them (at most 32, the oldest closed
-// first, each for at most the handshake timeout), and a host that proves
-// the secret is served within a round trip however many are open.
-// EnvDebug is ignored in a plugin a host started.
-const EnvDebug = wire.EnvDebug
+// Debug mode (host.EnvDebug, which documents it for both sides): Serve
+// needs no host, prints the line for host.EnvReattach, and serves one
+// host connection after another until interrupted.
 
 // serveDebug is Serve in debug mode.
 func serveDebug(plugins map[string]plugin.Plugin) error {

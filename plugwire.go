@@ -48,7 +48,7 @@
 //
 // Package plugwiretest serves a plugin in a test's own process over the
 // same wire, or builds and starts its binary. A plugin run by hand with
-// PLUGWIRE_DEBUG=1 (see EnvDebug), directly or under dlv exec, serves
+// PLUGWIRE_DEBUG=1 (see host.EnvDebug), directly or under dlv exec, serves
 // hosts one after another; a host reattaches to it through
 // PLUGWIRE_REATTACH (see host.Reattach).
 package plugwire

@@ -34,7 +34,7 @@ func startTester(t *testing.T, name string) (Tester, *host.Client) {
 		Logger:  hclog.NewNullLogger(),
 	})
 	t.Cleanup(c.Kill)
-	tt, err := Testers.Dispense(c, "tester/"+name)
+	tt, err := host.Dispense[Tester](c, "tester/"+name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,11 +218,11 @@ func TestDescribe(t *testing.T) {
 	}
 	// Both are dispensed from one process.
 	one, c := startTester(t, "one")
-	two, err := Testers.Dispense(c, "tester/two")
+	two, err := host.Dispense[Tester](c, "tester/two")
 	if err != nil || one.Pid() != two.Pid() {
 		t.Errorf("tester/two: %v", err)
 	}
-	if _, err := Testers.Dispense(c, "tester/three"); !errors.Is(err, host.ErrNoComponent) {
+	if _, err := host.Dispense[Tester](c, "tester/three"); !errors.Is(err, host.ErrNoComponent) {
 		t.Errorf("tester/three: %v, want ErrNoComponent", err)
 	}
 }
@@ -317,7 +317,7 @@ func TestDebugReattach(t *testing.T) {
 	}
 	for i := range 2 {
 		c := host.NewClient(&host.Config{Reattach: r, Plugins: map[string]plugin.Plugin{"tester": Testers.Plugin(nil)}, Logger: hclog.NewNullLogger()})
-		tt, err := Testers.Dispense(c, "tester/two")
+		tt, err := host.Dispense[Tester](c, "tester/two")
 		if err != nil {
 			t.Fatalf("host %d: %v", i, err)
 		}
@@ -485,7 +485,7 @@ func TestDiscoveredComponent(t *testing.T) {
 	}
 	c := comp.NewClient(&host.Config{Plugins: map[string]plugin.Plugin{"tester": Testers.Plugin(nil)}, Logger: hclog.NewNullLogger()})
 	defer c.Kill()
-	tt, err := Testers.Dispense(c, comp.Dispense)
+	tt, err := host.Dispense[Tester](c, comp.Dispense)
 	if err != nil || comp.Dispense != "tester/two" {
 		t.Fatalf("dispensing %q: %v", comp.Dispense, err)
 	}

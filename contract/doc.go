@@ -22,7 +22,7 @@
 // (set.Register("greeter", "en", Greeters.Plugin(impl))), "BINARY
 // describe" lists it under its kind, and a host puts Greeters.Plugin(nil)
 // in host.Config.Plugins under the kind and dispenses "greeter/en"
-// (Greeters.Dispense(client, "greeter/en")). plugwiretest.Contract serves
+// (host.Dispense[Greeter](client, "greeter/en")). plugwiretest.Contract serves
 // one in a test's process over the real wire.
 //
 // # What crosses

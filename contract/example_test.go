@@ -60,7 +60,7 @@ func Example() {
 	})
 	defer client.Kill()
 
-	greeter, err := Greeters.Dispense(client, "greeter/en")
+	greeter, err := host.Dispense[Greeter](client, "greeter/en")
 	if err != nil {
 		fmt.Println(err)
 		return

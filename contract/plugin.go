@@ -12,30 +12,10 @@ import (
 // impl is served: register it in a plugwire.Set as KIND/NAME
 // (set.Register("communicator", "local", Communicators.Plugin(impl))). In
 // a host, impl is nil and the Plugin makes clients: put it in
-// host.Config.Plugins under KIND, and Dispense("KIND/NAME") returns a T.
+// host.Config.Plugins under KIND, and host.Dispense[T](client, "KIND/NAME")
+// returns a T.
 func (c *Contract[T]) Plugin(impl T) plugin.Plugin {
 	return &contractPlugin{d: c.d, impl: any(impl)}
-}
-
-// Dispenser dispenses plugin objects by name, as *host.Client does.
-type Dispenser interface {
-	Dispense(name string) (any, error)
-}
-
-// Dispense dispenses name ("KIND/NAME") from d and returns it as a T: an
-// error, rather than a failed type assertion, when what d dispenses under
-// that name is not this contract's client.
-func (c *Contract[T]) Dispense(d Dispenser, name string) (T, error) {
-	var zero T
-	raw, err := d.Dispense(name)
-	if err != nil {
-		return zero, err
-	}
-	t, ok := raw.(T)
-	if !ok {
-		return zero, fmt.Errorf("contract: dispensing %q gave a %T, not a %s: the host's Plugins must map its kind to this contract's Plugin(nil)", name, raw, c.d.name)
-	}
-	return t, nil
 }
 
 // contractPlugin is the go-plugin Plugin of a contract.

@@ -25,6 +25,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/plugwire/plugwire/host"
 	"github.com/plugwire/plugwire/internal/wire"
+	"github.com/plugwire/plugwire/shared"
 )
 
 // settle waits until what was written before it is old enough for the
@@ -410,7 +411,7 @@ func TestDiscoverCacheSidecar(t *testing.T) {
 	writeScript(t, r.dir, "plug-x", "exit 0 # an impostor")
 	cl := c.NewClient(&host.Config{Logger: hclog.NewNullLogger()})
 	defer cl.Kill()
-	if _, err := cl.DispenseBuilder(c.Dispense); !errors.Is(err, host.ErrChecksum) {
+	if _, err := host.Dispense[shared.Builder](cl, c.Dispense); !errors.Is(err, host.ErrChecksum) {
 		t.Errorf("binary changed after a warm Discover: %v, want ErrChecksum", err)
 	}
 }

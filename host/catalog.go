@@ -10,7 +10,6 @@ import (
 
 	"github.com/hashicorp/go-version"
 	"github.com/plugwire/plugwire/internal/wire"
-	"github.com/plugwire/plugwire/shared"
 )
 
 // ErrNoComponent is wrapped by the error of a Catalog lookup that finds no
@@ -274,32 +273,4 @@ func (c *Catalog) Skipped() []Skipped {
 		return nil
 	}
 	return slices.Clone(c.skipped)
-}
-
-// DispenseBuilder dispenses the builder a plugin serves under name (a
-// Component's Dispense, such as "builder/ebs").
-func (c *Client) DispenseBuilder(name string) (shared.Builder, error) {
-	raw, err := c.Dispense(name)
-	if err != nil {
-		return nil, err
-	}
-	b, ok := raw.(shared.Builder)
-	if !ok {
-		return nil, fmt.Errorf("host: %q from %s is a %T, not a shared.Builder", name, c.name, raw)
-	}
-	return b, nil
-}
-
-// DispenseCommand dispenses the command a plugin serves under name (a
-// Component's Dispense, such as "command/validate").
-func (c *Client) DispenseCommand(name string) (shared.Command, error) {
-	raw, err := c.Dispense(name)
-	if err != nil {
-		return nil, err
-	}
-	cmd, ok := raw.(shared.Command)
-	if !ok {
-		return nil, fmt.Errorf("host: %q from %s is a %T, not a shared.Command", name, c.name, raw)
-	}
-	return cmd, nil
 }

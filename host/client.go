@@ -152,10 +152,6 @@ func (c *Client) check() error {
 		return fmt.Errorf("host: Config.Cmd for %s has Stdout or Stderr set; plugwire reads them (use Config.Stdout and Config.Logger)", cmd.Path)
 	case cmd.Stdin != nil:
 		return fmt.Errorf("host: Config.Cmd for %s has Stdin set; plugwire sets it (use Config.Stdin)", cmd.Path)
-	case c.cfg.StartTimeout < 0:
-		return fmt.Errorf("host: Config.StartTimeout %v is negative", c.cfg.StartTimeout)
-	case c.cfg.KillGrace < 0:
-		return fmt.Errorf("host: Config.KillGrace %v is negative", c.cfg.KillGrace)
 	}
 	if err := wire.CheckPortRange(c.cfg.MinPort, c.cfg.MaxPort); err != nil {
 		return fmt.Errorf("host: Config.%v", err)
@@ -177,9 +173,13 @@ func (c *Client) launch(ctx context.Context, a *attempt, proven bool) error {
 		wire.EnvMinPort+"="+strconv.Itoa(c.cfg.MinPort),
 		wire.EnvMaxPort+"="+strconv.Itoa(c.cfg.MaxPort),
 		wire.EnvSecret+"="+secret.Env(),
-		wire.EnvConnectTimeout+"="+c.cfg.StartTimeout.String(),
-		wire.EnvKillGrace+"="+c.cfg.KillGrace.String(),
+		wire.EnvKillGrace+"="+max(c.cfg.KillGrace, 0).String(),
 	)
+	if c.cfg.StartTimeout > 0 {
+		// Without it the plugin waits for its host as long as it
+		// waits by default.
+		env = append(env, wire.EnvConnectTimeout+"="+c.cfg.StartTimeout.String())
+	}
 	// The lifeline: the plugin exits when its read end sees EOF, which the
 	// host's death or Kill causes. The read end is the child's alone (the
 	// host closes its copy once the child started); the write end is
@@ -325,7 +325,7 @@ func (c *Client) connect(ctx context.Context, a *attempt, addrCh <-chan string, 
 	// sends the first Dispense request while the answer is on the way,
 	// which saves a round trip.
 	due := answerDue{by: time.Now().Add(answerTimeout), capped: true}
-	if a.deadline.Before(due.by) {
+	if !a.deadline.IsZero() && a.deadline.Before(due.by) {
 		due = answerDue{by: a.deadline}
 	}
 	var (
@@ -537,16 +537,17 @@ func (c *Client) stdoutLine(line string) {
 // Kill ends the plugin: it asks the plugin to quit (it closes the
 // plugin's lifeline and its end of the connection: a plugwire plugin then
 // cancels the contexts of its running methods and exits once they
-// returned), waits up to Config.KillGrace for the process to exit, then
-// kills it and its process group (job object on Windows), and returns once
-// the process is reaped and the connection closed: as soon as the plugin
-// has exited, never later than KillGrace + 1 s. It is safe to call more
-// than once, concurrently, and on a client never started. A call in flight
-// at Kill returns an error: usually one wrapping ErrProcessExited, whose
-// text says that the host killed it, as the plugin's side of the
-// connection ends while its method's context is being cancelled; which
-// one is not promised. A host that needs a method's own answer cancels
-// that method's ctx and waits for it before it calls Kill.
+// returned), waits up to Config.KillGrace for the process to exit (not at
+// all when KillGrace is negative), then kills it and its process group
+// (job object on Windows), and returns once the process is reaped and the
+// connection closed: as soon as the plugin has exited, never later than
+// KillGrace + 1 s. It is safe to call more than once, concurrently, and
+// on a client never started. A call in flight at Kill returns an error:
+// usually one wrapping ErrProcessExited, whose text says that the host
+// killed it, as the plugin's side of the connection ends while its
+// method's context is being cancelled; which one is not promised. A host
+// that needs a method's own answer cancels that method's ctx and waits
+// for it before it calls Kill.
 func (c *Client) Kill() {
 	c.killOnce.Do(c.kill)
 	registry.remove(c)
@@ -577,6 +578,9 @@ func (c *Client) kill() {
 	c.mu.Unlock()
 	if cmd == nil || rpcClient == nil {
 		return // never started, or its start failed and reaped it
+	}
+	if c.cfg.KillGrace < 0 {
+		c.forceKillFor("Config.KillGrace is negative (no grace)")
 	}
 	quitDone := make(chan struct{})
 	go func() {

@@ -10,7 +10,9 @@ import (
 	"github.com/plugwire/plugwire/internal/wire"
 )
 
-// Defaults for the zero fields of Config.
+// Defaults for the zero fields of Config. A plugin whose host passed none
+// assumes the same (DefaultStartTimeout as how long it waits for its host
+// to connect).
 const (
 	DefaultMinPort      = wire.DefaultMinPort
 	DefaultMaxPort      = wire.DefaultMaxPort
@@ -19,7 +21,10 @@ const (
 )
 
 // Config says how to start one plugin binary and what it serves. Write
-// Config literals with field names.
+// Config literals with field names. The zero value of each field is
+// usable and documented below. NewClient keeps its own copy of the Config
+// and the host starts a copy of Cmd, so one Config (or a copy of it) may
+// make any number of independent Clients.
 type Config struct {
 	// Cmd is the plugin binary to start; required. Its Stdin, Stdout and
 	// Stderr must be nil: the host sets them (see Stdin, Stdout and
@@ -50,7 +55,8 @@ type Config struct {
 	TerminalGroup bool
 
 	// MinPort and MaxPort bound, inclusively, the ports the plugin may
-	// listen on. Zero means 10000 and 25000.
+	// listen on (see EnvMinPort). Zero means DefaultMinPort (10000) and
+	// DefaultMaxPort (25000).
 	MinPort int
 	MaxPort int
 
@@ -58,14 +64,18 @@ type Config struct {
 	// its address, accept the connection and answer the host's preamble,
 	// including the restarts after a full port range (see ErrNoFreePort);
 	// the answer is due within 10 s of the host connecting in any case.
-	// Start's context bounds a start too. Zero means one minute.
+	// Start's context bounds a start too. Zero means DefaultStartTimeout
+	// (one minute); negative means none, so that only Start's context
+	// bounds a start (a first Dispense's start is then unbounded).
 	StartTimeout time.Duration
 
 	// KillGrace is how long Kill waits for the plugin to quit when asked
 	// (its running methods' contexts cancelled) before it kills the
 	// process and its process group (job object on Windows). The plugin
 	// gets it at start, and gives its running methods as long to return
-	// when its host is done or dies. Zero means two seconds.
+	// when its host is done or dies. Zero means DefaultKillGrace (two
+	// seconds); negative means none: Kill kills the process and its group
+	// at once, and the plugin gives its methods no time.
 	KillGrace time.Duration
 
 	// Logger gets the plugin's stderr, line by line, under the plugin's

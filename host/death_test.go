@@ -209,7 +209,7 @@ func TestPluginDiesWhileIdle(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.log.waitFor(t, 10*time.Second, `"plugin exited"`, msgIs("plugin exited"))
-		rc := cmd.(shared.RemoteCommand)
+		rc := cmd
 		within(t, 2*time.Second, "calls after the plugin was killed", func() {
 			code, err := rc.RunErr(context.Background(), nil, []string{"ok"})
 			if code != 1 {
@@ -378,7 +378,7 @@ func TestPluginMethodPanics(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = tc.call(b, c.(shared.RemoteCommand))
+			err = tc.call(b, c)
 			want := "helper panic in " + tc.method
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("call returned %v, want an error containing %q", err, want)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/shared"
 )
 
 // BenchmarkDescribe runs "plugin-demo describe": the cost of learning
@@ -184,7 +185,7 @@ func BenchmarkStartChecksum(b *testing.B) {
 				case "Component":
 					c = comp.NewClient(cfg)
 				}
-				if _, err := c.DispenseBuilder("builder/sleep"); err != nil {
+				if _, err := host.Dispense[shared.Builder](c, "builder/sleep"); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()

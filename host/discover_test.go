@@ -493,7 +493,7 @@ func TestConfigSHA256(t *testing.T) {
 	start := func(sha string) error {
 		c := host.NewClient(&host.Config{Cmd: exec.Command(path), SHA256: sha, Logger: logger})
 		defer c.Kill()
-		_, err := c.DispenseBuilder("builder/a")
+		_, err := host.Dispense[shared.Builder](c, "builder/a")
 		return err
 	}
 	if err := start(strings.ToUpper(sum)); err != nil {
@@ -527,7 +527,7 @@ func TestConfigSHA256(t *testing.T) {
 	}
 	c := comp.NewClient(&host.Config{Logger: logger})
 	defer c.Kill()
-	if _, err := c.DispenseBuilder(comp.Dispense); !errors.Is(err, host.ErrChecksum) {
+	if _, err := host.Dispense[shared.Builder](c, comp.Dispense); !errors.Is(err, host.ErrChecksum) {
 		t.Errorf("replaced binary: %v, want ErrChecksum", err)
 	}
 }
@@ -584,7 +584,7 @@ func TestComponentDispense(t *testing.T) {
 		t.Helper()
 		switch c.Kind {
 		case shared.BuilderPluginName:
-			b, err := cl.DispenseBuilder(c.Dispense)
+			b, err := host.Dispense[shared.Builder](cl, c.Dispense)
 			if err != nil {
 				t.Fatalf("%s: %v", c.Dispense, err)
 			}
@@ -595,7 +595,7 @@ func TestComponentDispense(t *testing.T) {
 				t.Fatalf("%s: Run: %v", c.Dispense, err)
 			}
 		case shared.CommandPluginName:
-			cmd, err := cl.DispenseCommand(c.Dispense)
+			cmd, err := host.Dispense[shared.RemoteCommand](cl, c.Dispense)
 			if err != nil {
 				t.Fatalf("%s: %v", c.Dispense, err)
 			}
@@ -672,7 +672,7 @@ func TestDispenseNoComponent(t *testing.T) {
 	}{
 		{"Builder", func() error { _, err := c.Builder(); return err }, []string{`dispensing "builder" from plug-set`, `dispensed as "builder/NAME"`, serves}},
 		{"Command", func() error { _, err := c.Command(); return err }, []string{`dispensing "command" from plug-set`, `dispensed as "command/NAME"`, serves}},
-		{"unknown name", func() error { _, err := c.DispenseBuilder("builder/nope"); return err }, []string{`dispensing "builder/nope" from plug-set: no such component (` + serves}},
+		{"unknown name", func() error { _, err := host.Dispense[shared.Builder](c, "builder/nope"); return err }, []string{`dispensing "builder/nope" from plug-set: no such component (` + serves}},
 	} {
 		err := tc.dispense()
 		if !errors.Is(err, host.ErrNoComponent) {
@@ -686,7 +686,7 @@ func TestDispenseNoComponent(t *testing.T) {
 		}
 	}
 	// The client still works.
-	if _, err := c.DispenseBuilder("builder/a"); err != nil {
+	if _, err := host.Dispense[shared.Builder](c, "builder/a"); err != nil {
 		t.Errorf("builder/a after the failures: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/rpc"
+	"reflect"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -63,21 +64,64 @@ func (c *Client) Dispense(name string) (any, error) {
 	return raw, nil
 }
 
+// Dispense dispenses name from c (as Client.Dispense) and returns it as
+// a T: a shared.Builder, a shared.RemoteCommand, or a host's own contract
+// (see package contract), as c's Config.Plugins makes it. What c dispenses
+// under name that is not a T is an error naming the component and both
+// types, not a panic:
+//
+//	b, err := host.Dispense[shared.Builder](client, "builder/ebs")
+func Dispense[T any](c *Client, name string) (T, error) {
+	var zero T
+	if c == nil {
+		return zero, errZeroClient
+	}
+	raw, err := c.Dispense(name)
+	if err != nil {
+		return zero, err
+	}
+	return as[T](raw, name, c.name)
+}
+
+// as returns raw, dispensed as name from the plugin called plugin, as a T.
+func as[T any](raw any, name, plugin string) (T, error) {
+	t, ok := raw.(T)
+	if !ok {
+		return t, fmt.Errorf("host: dispensing %q from %s: it is a %s, not a %v", name, plugin, typeName(raw), reflect.TypeFor[T]())
+	}
+	return t, nil
+}
+
+// typeName names the type of a dispensed value for an error: plugwire's
+// own contracts by their interface, anything else by its type.
+func typeName(v any) string {
+	switch v.(type) {
+	case *builder:
+		return "shared.Builder"
+	case *command:
+		return "shared.RemoteCommand"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
 // Builder dispenses the plugin's "builder": the builder of a binary that
 // calls builderplugin.Serve (or a Set's builder registered under the
 // empty name). A plugin set's builder NAME is dispensed with
-// DispenseBuilder("builder/NAME"); Builder on a set that has none under
-// the empty name returns an error wrapping ErrNoComponent that says so
-// (and that "BINARY describe" lists what the binary serves).
+// Dispense[shared.Builder](c, "builder/NAME"); Builder on a set that has
+// none under the empty name returns an error wrapping ErrNoComponent that
+// says so (and that "BINARY describe" lists what the binary serves).
 func (c *Client) Builder() (shared.Builder, error) {
-	return c.DispenseBuilder(shared.BuilderPluginName)
+	return Dispense[shared.Builder](c, shared.BuilderPluginName)
 }
 
 // Command dispenses the plugin's "command": the command of a binary that
-// calls commandplugin.Serve. A plugin set's command NAME is dispensed
-// with DispenseCommand("command/NAME"), as Builder says for builders.
-func (c *Client) Command() (shared.Command, error) {
-	return c.DispenseCommand(shared.CommandPluginName)
+// calls commandplugin.Serve. A plugin set's command NAME is dispensed with
+// Dispense[shared.RemoteCommand](c, "command/NAME"), as Builder says for
+// builders. Its RunErr and SynopsisErr return the errors of the calls
+// themselves (a dead plugin: ErrProcessExited), which Run and Synopsis
+// can only log.
+func (c *Client) Command() (shared.RemoteCommand, error) {
+	return Dispense[shared.RemoteCommand](c, shared.CommandPluginName)
 }
 
 // callErr turns the error of a failed call into an error wrapping
@@ -154,7 +198,7 @@ type builder struct {
 	b shared.Builder
 }
 
-func (b *builder) Prepare(config interface{}) error {
+func (b *builder) Prepare(config any) error {
 	return b.c.callErr(b.b.Prepare(config))
 }
 

@@ -11,6 +11,64 @@ import (
 	"github.com/plugwire/plugwire/internal/wire"
 )
 
+// The environment variables of plugwire, all here so that a host author
+// finds them in one place. A plugin reads them in plugwire.Serve; a host
+// sets them for the plugins it starts, except EnvDebug and EnvReattach,
+// which a person sets.
+
+// EnvMinPort and EnvMaxPort bound, inclusively, the ports a plugin may
+// listen on: the host sets them from Config.MinPort and Config.MaxPort, as
+// in the original Packer plugin protocol, and plugwire.Serve reads them.
+const (
+	EnvMinPort = wire.EnvMinPort
+	EnvMaxPort = wire.EnvMaxPort
+)
+
+// EnvDebug, set to 1 in the environment of a plugin run by hand (directly
+// or under a debugger, such as dlv exec), makes plugwire.Serve run in
+// debug mode: it needs no host, listens on a free port of its range (the
+// default range, DefaultMinPort to DefaultMaxPort, when EnvMinPort and
+// EnvMaxPort are not set), prints on stderr a line to paste into another
+// shell,
+//
+//	PLUGWIRE_REATTACH='{"NAME":{"addr":"127.0.0.1:PORT","secret":"HEX","pid":N}}'
+//
+// and serves one host after another, each connecting with that in its
+// environment (a host opts in with LookupReattach, or sets
+// Config.Reattach), until it is interrupted (Ctrl-C or SIGTERM). NAME is
+// the base name of the binary, without .exe: LookupReattach finds it for
+// a Config.Cmd with that base name.
+//
+// It serves one host connection (one Client) at a time, until that Client
+// is killed, as its components' state is shared: a Client that proves the
+// secret while another is served waits up to 3 s for its turn, then
+// starts and gets a session whose every Dispense fails with "NAME is in
+// debug mode (pid N) and serving another host: it serves one host at a
+// time; ...". A host running two builds of the plugin at once, keeping
+// each build's Client until both end (as examples/host and Packer do),
+// gets one build served and the other failed; run one build of a debugged
+// plugin at a time. The wait is short on purpose: such a host would fail
+// the same build after a longer wait too, only later. Local connections
+// that do not prove the secret cannot keep a host out: they are held as a
+// started plugin holds them (at most 32, the oldest closed first, each for
+// at most the handshake timeout), and a host that proves the secret is
+// served within a round trip however many are open. EnvDebug is ignored
+// in a plugin a host started, and a host never passes it on.
+const EnvDebug = wire.EnvDebug
+
+// EnvReattach is the environment variable through which a person points
+// a host at plugins running in debug mode (see EnvDebug): JSON naming
+// each by the base name of its binary, as the plugin prints it,
+//
+//	PLUGWIRE_REATTACH='{"NAME":{"addr":"127.0.0.1:PORT","secret":"HEX","pid":N}}'
+//
+// No Client reads it by itself: a host that offers debugging opts in with
+// LookupReattach, whose result goes in Config.Reattach. A Client that
+// starts its own process while the variable is set logs one warning
+// naming the entries and the name it would need, and the plugins a host
+// starts never see the variable.
+const EnvReattach = wire.EnvReattach
+
 // hostSet are the variables the host sets for the plugin it starts, and
 // those that must never reach a started plugin (a debug plugin's secrets,
 // debug mode): a Config.Cmd.Env that holds one loses it.

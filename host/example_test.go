@@ -78,6 +78,30 @@ func ExampleClient_Dispense() {
 	// exit code 0
 }
 
+// Dispense returns a component as the type the host uses it as; asking
+// for another type is an error, not a panic.
+func ExampleDispense() {
+	client := host.NewClient(&host.Config{
+		Cmd:    exec.Command(examplePlugin("plugin-demo")), // a plugin set
+		Logger: hclog.NewNullLogger(),
+	})
+	defer client.Kill()
+
+	hello, err := host.Dispense[shared.RemoteCommand](client, "command/hello")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	synopsis, err := hello.SynopsisErr()
+	fmt.Println(synopsis, err)
+
+	_, err = host.Dispense[shared.Builder](client, "command/hello")
+	fmt.Println(err)
+	// Output:
+	// Say hello from a plugin set <nil>
+	// host: dispensing "command/hello" from plugin-demo: it is a shared.RemoteCommand, not a shared.Builder
+}
+
 var (
 	buildExamples sync.Once
 	examplesDir   string
@@ -166,7 +190,7 @@ func ExampleComponent_NewClient() {
 	client := comp.NewClient(&host.Config{Logger: hclog.NewNullLogger()})
 	defer client.Kill()
 
-	builder, err := client.DispenseBuilder(comp.Dispense) // "builder/sleep"
+	builder, err := host.Dispense[shared.Builder](client, comp.Dispense) // "builder/sleep"
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -184,7 +208,7 @@ func ExampleComponent_NewClient() {
 		fmt.Println(err)
 		return
 	}
-	cmd, err := client.DispenseCommand(hello.Dispense) // same process
+	cmd, err := host.Dispense[shared.RemoteCommand](client, hello.Dispense) // same process
 	if err != nil {
 		fmt.Println(err)
 		return

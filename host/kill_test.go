@@ -330,3 +330,23 @@ func TestKillRacesDispense(t *testing.T) {
 		}
 	}
 }
+
+// A negative KillGrace gives none: Kill kills at once a plugin that would
+// have quit when asked (TestKillQuitsPlugin), and the error says why.
+func TestKillNegativeGrace(t *testing.T) {
+	t.Parallel()
+	p := newPlug(t, &host.Config{KillGrace: -1}, "serve")
+	b := preparedBuilder(t, p, map[string]any{"run": "block"})
+	_, errc := runInFlight(t, context.Background(), b)
+	pid := p.pid(t)
+	within(t, time.Second, "Kill without grace", p.Kill)
+	const status = "killed by the host (Client.Kill): Config.KillGrace is negative (no grace); " + killedStatus
+	select {
+	case err := <-errc:
+		wantExited(t, "Run in flight during Kill", err, status)
+	case <-time.After(testutil.Slack(time.Second)):
+		t.Fatal("Run still in flight after Kill returned")
+	}
+	wantExited(t, "Prepare after Kill", b.Prepare(nil), status)
+	assertReaped(t, pid)
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/plugwire/plugwire/host"
 	"github.com/plugwire/plugwire/internal/testutil"
+	"github.com/plugwire/plugwire/shared"
 )
 
 // The host starts a copy of Config.Cmd: after a start, the caller's Cmd
@@ -133,7 +134,7 @@ func TestRelativeDirRunsFoundFile(t *testing.T) {
 			t.Fatalf("Discover(%q): %v; skipped %v", dir, err, cat.Skipped())
 		}
 		c := comp.NewClient(&host.Config{Logger: helperLogger()})
-		cmd, err := c.DispenseCommand(comp.Dispense)
+		cmd, err := host.Dispense[shared.RemoteCommand](c, comp.Dispense)
 		if err != nil {
 			t.Fatalf("Discover(%q): %v", dir, err)
 		}

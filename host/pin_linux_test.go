@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/shared"
 )
 
 const demoSynopsis = "Say hello from a plugin set"
@@ -43,7 +44,7 @@ func TestChecksumPinsWhatRuns(t *testing.T) {
 	}
 	synopsis := func(c *host.Client) (string, error) {
 		defer c.Kill()
-		cmd, err := c.DispenseCommand(comp.Dispense)
+		cmd, err := host.Dispense[shared.RemoteCommand](c, comp.Dispense)
 		if err != nil {
 			return "", err
 		}
@@ -81,7 +82,7 @@ func TestChecksumPinsWhatRuns(t *testing.T) {
 	// A start with the checksum: pinned, named as the binary.
 	logger, sink := testLogger(hclog.Debug)
 	c := comp.NewClient(&host.Config{Logger: logger})
-	cmd, err := c.DispenseCommand(comp.Dispense)
+	cmd, err := host.Dispense[shared.RemoteCommand](c, comp.Dispense)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,20 +19,6 @@ import (
 	"github.com/plugwire/plugwire/internal/wire"
 )
 
-// EnvReattach is the environment variable through which a person points
-// a host at plugins running in debug mode (PLUGWIRE_DEBUG=1, see package
-// plugwire): JSON naming each by the base name of its binary, as the
-// plugin prints it,
-//
-//	PLUGWIRE_REATTACH='{"NAME":{"addr":"127.0.0.1:PORT","secret":"HEX","pid":N}}'
-//
-// No Client reads it by itself: a host that offers debugging opts in with
-// LookupReattach, whose result goes in Config.Reattach. A Client that
-// starts its own process while the variable is set logs one warning
-// naming the entries and the name it would need, and the plugins a host
-// starts never see the variable.
-const EnvReattach = wire.EnvReattach
-
 // ErrBadReattach is wrapped by the error of LookupReattach for a value of
 // EnvReattach that does not parse or holds a bad entry, and by a start
 // whose Config.Reattach is not a usable address and secret.
@@ -152,9 +138,6 @@ func (c *Client) warnReattach() {
 func (c *Client) runAttach(parent context.Context) error {
 	if c.reattachErr != nil {
 		return c.reattachErr
-	}
-	if c.cfg.StartTimeout < 0 {
-		return fmt.Errorf("host: Config.StartTimeout %v is negative", c.cfg.StartTimeout)
 	}
 	ctx, deadline, end, err := c.begin(parent, "connected")
 	if err != nil {

@@ -102,7 +102,7 @@ var errExited = errors.New("exited")
 
 // attempt is one launch of the plugin process within a start.
 type attempt struct {
-	deadline time.Time // StartTimeout after the start began
+	deadline time.Time // StartTimeout after the start began; zero when none
 	phase    string    // what the start waits for: "address" or "handshake"
 	full     int       // how many attempts before this one found the port range full
 	img      *image    // the verified binary to start; nil when there is no checksum
@@ -174,7 +174,7 @@ func (c *Client) run(parent context.Context, proven bool) error {
 			break
 		}
 		wait := backoff(n)
-		if time.Now().Add(wait).After(deadline) {
+		if !deadline.IsZero() && time.Now().Add(wait).After(deadline) {
 			err = fmt.Errorf("host: %w: %s found every port of %d-%d taken in %d attempts over %v",
 				ErrNoFreePort, c.name, c.cfg.MinPort, c.cfg.MaxPort, n, c.cfg.StartTimeout)
 			break
@@ -208,6 +208,9 @@ func (c *Client) begin(parent context.Context, verb string) (ctx context.Context
 	if killed || !registry.enter(c) {
 		cancel(nil)
 		return nil, time.Time{}, nil, fmt.Errorf("host: %w: %s was killed by Client.Kill (or CleanupClients) before it %s", ErrProcessExited, c.name, verb)
+	}
+	if c.cfg.StartTimeout < 0 {
+		return ctx, time.Time{}, func() { cancel(nil) }, nil // no deadline
 	}
 	deadline = time.Now().Add(c.cfg.StartTimeout)
 	ctx, cancelDeadline := context.WithDeadlineCause(ctx, deadline, errStartDeadline)

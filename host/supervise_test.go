@@ -397,7 +397,7 @@ func TestSupervisedCleanupClients(t *testing.T) {
 	}
 	s.noEvent(t)
 	assertReaped(t, pid)
-	if _, err := c.(shared.RemoteCommand).SynopsisErr(); !errors.Is(err, host.ErrProcessExited) {
+	if _, err := c.SynopsisErr(); !errors.Is(err, host.ErrProcessExited) {
 		t.Fatalf("call after CleanupClients: %v", err)
 	}
 }

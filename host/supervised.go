@@ -3,7 +3,6 @@ package host
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"sync"
 
 	"github.com/plugwire/plugwire/shared"
@@ -95,10 +94,9 @@ func (p *Supervised[T]) value(ctx context.Context, c *Client, proc uint64, repla
 			var zero T
 			return zero, err
 		}
-		v, ok := raw.(T)
-		if !ok {
-			var zero T
-			return zero, fmt.Errorf("host: %q from %s is a %T, not a %v", p.name, c.name, raw, reflect.TypeFor[T]())
+		v, err := as[T](raw, p.name, c.name)
+		if err != nil {
+			return v, err
 		}
 		p.pending = p.proc != 0 && p.replay != nil
 		p.v, p.proc = v, proc
@@ -143,14 +141,14 @@ func (s *Supervisor) DispenseBuilder(name string) (shared.Builder, error) {
 
 // Command dispenses the plugin's "command" as a supervised
 // shared.RemoteCommand (a Command has no state to replay).
-func (s *Supervisor) Command() (shared.Command, error) {
+func (s *Supervisor) Command() (shared.RemoteCommand, error) {
 	return s.DispenseCommand(shared.CommandPluginName)
 }
 
 // DispenseCommand dispenses the command a plugin serves under name (such
 // as a Component's "command/validate") as a supervised
 // shared.RemoteCommand.
-func (s *Supervisor) DispenseCommand(name string) (shared.Command, error) {
+func (s *Supervisor) DispenseCommand(name string) (shared.RemoteCommand, error) {
 	h, err := DispenseSupervised[shared.RemoteCommand](s, name, nil)
 	if err != nil {
 		return nil, err
@@ -181,7 +179,7 @@ func (b *supervisedBuilder) replay(_ context.Context, v shared.Builder) error {
 // Prepare prepares the live process's builder and keeps config for its
 // successors. A Prepare after a restart replaces the state: nothing is
 // replayed before it.
-func (b *supervisedBuilder) Prepare(config interface{}) error {
+func (b *supervisedBuilder) Prepare(config any) error {
 	proc, err := b.h.do(context.Background(), false, func(v shared.Builder) error { return v.Prepare(config) })
 	if err == nil {
 		b.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/shared"
 )
 
 // A zero Client, made without NewClient, says so rather than panicking;
@@ -20,8 +21,8 @@ func TestZeroClient(t *testing.T) {
 		{"Dispense", func(c *host.Client) error { _, err := c.Dispense("builder"); return err }},
 		{"Builder", func(c *host.Client) error { _, err := c.Builder(); return err }},
 		{"Command", func(c *host.Client) error { _, err := c.Command(); return err }},
-		{"DispenseBuilder", func(c *host.Client) error { _, err := c.DispenseBuilder("builder/ebs"); return err }},
-		{"DispenseCommand", func(c *host.Client) error { _, err := c.DispenseCommand("command/x"); return err }},
+		{"Dispense[shared.Builder]", func(c *host.Client) error { _, err := host.Dispense[shared.Builder](c, "builder/ebs"); return err }},
+		{"Dispense[shared.RemoteCommand]", func(c *host.Client) error { _, err := host.Dispense[shared.RemoteCommand](c, "command/x"); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,14 +20,6 @@ package shared
 
 import (
 	"github.com/plugwire/plugwire/contract"
-	"github.com/plugwire/plugwire/internal/wire"
-)
-
-// The environment variables a host sets to tell a plugin which ports it may
-// listen on (inclusive), as in the original Packer plugin protocol.
-const (
-	EnvMinPort = wire.EnvMinPort
-	EnvMaxPort = wire.EnvMaxPort
 )
 
 // Names under which BuilderPlugin and CommandPlugin are dispensed.

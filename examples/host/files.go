@@ -101,7 +101,7 @@ func (c *core) communicator(ctx context.Context, name string) (contracts.Communi
 		cl.Kill()
 		return nil, nil, err
 	}
-	comm, err := contracts.Communicators.Dispense(cl, comp.Dispense)
+	comm, err := host.Dispense[contracts.Communicator](cl, comp.Dispense)
 	if err != nil {
 		cl.Kill()
 		return nil, nil, err

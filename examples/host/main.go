@@ -199,7 +199,7 @@ func (c *core) Builder(name string) (shared.Builder, error) {
 	c.mu.Lock()
 	c.clients = append(c.clients, cl)
 	c.mu.Unlock()
-	b, err := cl.DispenseBuilder(comp.Dispense)
+	b, err := host.Dispense[shared.Builder](cl, comp.Dispense)
 	if err != nil {
 		return nil, err
 	}
@@ -226,11 +226,11 @@ func (c *core) Cli(ctx context.Context, args []string) (int, error) {
 	if err := cl.Start(ctx); err != nil {
 		return 1, err
 	}
-	cmd, err := cl.DispenseCommand(comp.Dispense)
+	cmd, err := host.Dispense[shared.RemoteCommand](cl, comp.Dispense)
 	if err != nil {
 		return 1, err
 	}
-	return cmd.(shared.RemoteCommand).RunErr(ctx, c, args[1:])
+	return cmd.RunErr(ctx, c, args[1:])
 }
 
 // killBuilders ends the builder processes started so far, in parallel.
@@ -304,7 +304,7 @@ func (c *core) synopses(comps []host.Component) map[host.Component]string {
 			}
 			defer cl.Kill()
 			for _, comp := range cs {
-				cmd, err := cl.DispenseCommand(comp.Dispense)
+				cmd, err := host.Dispense[shared.RemoteCommand](cl, comp.Dispense)
 				if err != nil {
 					c.logger.Warn("no synopsis", "command", comp.Name, "error", err)
 					continue

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/plugwire/plugwire/examples/contracts"
+	"github.com/plugwire/plugwire/host"
 	"github.com/plugwire/plugwire/shared"
 )
 
@@ -73,7 +74,7 @@ func (c *core) provision(ctx context.Context, ui shared.Ui, block map[string]any
 		return err
 	}
 	defer cl.Kill()
-	prov, err := contracts.Provisioners.Dispense(cl, comp.Dispense)
+	prov, err := host.Dispense[contracts.Provisioner](cl, comp.Dispense)
 	if err != nil {
 		return err
 	}

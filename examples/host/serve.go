@@ -79,9 +79,9 @@ func (c *core) serve(ctx context.Context, args []string, stdout, stderr io.Write
 }
 
 // call asks cmd for its synopsis and prints the answer or the error.
-func call(ctx context.Context, cmd shared.Command, stdout io.Writer) {
+func call(ctx context.Context, cmd shared.RemoteCommand, stdout io.Writer) {
 	start := time.Now()
-	s, err := cmd.(shared.RemoteCommand).SynopsisErr()
+	s, err := cmd.SynopsisErr()
 	at := start.Format("15:04:05.000")
 	if err != nil {
 		if ctx.Err() == nil {

@@ -188,9 +188,9 @@ func StartStream(o Options) (*StreamPlugin, error) {
 		"broker":                   brokerPlugin{},
 	})
 	p := &StreamPlugin{client: c}
-	if p.Comm, err = contracts.Communicators.Dispense(c, "communicator/bench"); err == nil {
-		if p.Probe, err = Probes.Dispense(c, "probe/bench"); err == nil {
-			if p.Builder, err = c.DispenseBuilder("builder/bench"); err == nil {
+	if p.Comm, err = host.Dispense[contracts.Communicator](c, "communicator/bench"); err == nil {
+		if p.Probe, err = host.Dispense[Probe](c, "probe/bench"); err == nil {
+			if p.Builder, err = host.Dispense[shared.Builder](c, "builder/bench"); err == nil {
 				var raw any
 				if raw, err = c.Dispense("broker/bench"); err == nil {
 					p.Broker = raw.(*BrokerStreams)

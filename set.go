@@ -158,8 +158,9 @@ func describe(w io.Writer, version string, plugins map[string]plugin.Plugin) err
 // argument "describe" it prints what Describe writes on stdout
 // and exits 0, without a host. Run by hand, or with any other argument, it
 // prints one line on stderr saying that this is a plugin and that
-// "describe" lists what it serves, and exits 1. A Set with no components
-// is a programming error: Run says so on stderr and exits 1.
+// "describe" lists what it serves, and exits 1. A Set with no components,
+// or whose Version does not parse, is a programming error: Run says so in
+// one line on stderr, whatever the arguments, and exits 1.
 func (s *Set) Run() {
 	if code := s.run(os.Args[1:], os.Stdout); code >= 0 {
 		os.Exit(code)

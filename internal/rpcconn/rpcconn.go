@@ -1,7 +1,7 @@
 // Package rpcconn runs go-plugin's net/rpc protocol over one plugwire
 // connection, once for every caller: the plugin side (Serve, used by the
 // root package's Serve, its debug mode and plugwiretest) and the host side
-// (Open, used by plugwiretest and package host's reattach).
+// (Open, used by package host and plugwiretest, in the Mode each needs).
 package rpcconn
 
 import (

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+	"github.com/plugwire/plugwire/internal/testutil"
 )
 
 // testSides are every side and variant a table can run.
@@ -140,37 +140,13 @@ func TestTable(t *testing.T) {
 	}
 }
 
-// tcpPair returns both ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := <-accepted
-	if s == nil {
-		t.Fatal("accept failed")
-	}
-	return c, s
-}
-
 // Every experimental wrapper carries yamux unchanged: many concurrent
 // streams echo payloads around the frame header's size and larger, and
 // closing a session ends the other side's reads.
 func TestWrappersUnderYamux(t *testing.T) {
 	for name, wrap := range Wrappers {
 		t.Run(name, func(t *testing.T) {
-			c, s := tcpPair(t)
+			c, s := testutil.TCPPair(t)
 			cfg := yamux.DefaultConfig()
 			cfg.LogOutput = io.Discard
 			cs, err := yamux.Client(wrap(c), cfg)

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/plugwire/plugwire/internal/frame"
+	"github.com/plugwire/plugwire/internal/testutil"
 )
 
 func join(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
@@ -305,7 +306,7 @@ func TestLargeFrameOverTCP(t *testing.T) {
 	if Wrap(p).writev {
 		t.Error("net.Pipe conn uses writev; want the copying path")
 	}
-	cc, sc := tcpPair(t)
+	cc, sc := testutil.TCPPair(t)
 	defer sc.Close()
 	c := Wrap(cc)
 	defer c.Close()
@@ -341,7 +342,7 @@ func TestCloseWriteDuringStuckWrite(t *testing.T) {
 	for _, then := range []string{"peer reads", "Close"} {
 		t.Run(then, func(t *testing.T) {
 			defer goleak.VerifyNone(t)
-			cc, sc := tcpPair(t)
+			cc, sc := testutil.TCPPair(t)
 			defer sc.Close()
 			c := Wrap(cc)
 			defer c.Close()

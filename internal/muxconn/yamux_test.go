@@ -19,31 +19,6 @@ import (
 	"go.uber.org/goleak"
 )
 
-// tcpPair returns both ends of a loopback TCP connection.
-func tcpPair(tb testing.TB) (client, server net.Conn) {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("listen: %v", err)
-	}
-	defer ln.Close()
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	accepted := make(chan result, 1)
-	go func() {
-		c, err := ln.Accept()
-		accepted <- result{c, err}
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	r := <-accepted
-	if err != nil || r.err != nil {
-		tb.Fatalf("dial: %v; accept: %v", err, r.err)
-	}
-	return client, r.c
-}
-
 // sessions starts yamux with its default config, logging to the given writers.
 func sessions(tb testing.TB, client, server io.ReadWriteCloser, clientLog, serverLog io.Writer) (cs, ss *yamux.Session) {
 	tb.Helper()
@@ -94,7 +69,7 @@ func noErrors(t *testing.T, side, log string) {
 
 func TestEchoManyStreams(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	cc, sc := tcpPair(t)
+	cc, sc := testutil.TCPPair(t)
 	var clog, slog testutil.Buffer
 	cs, ss := sessions(t, Wrap(cc), Wrap(sc), &clog, &slog)
 	wait := serve(ss, echo)
@@ -225,7 +200,7 @@ func TestOneWritePerDataFrame(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t)
-			cc, sc := tcpPair(t)
+			cc, sc := testutil.TCPPair(t)
 			counter := &countConn{Conn: cc}
 			var client, server io.ReadWriteCloser = counter, sc
 			if tc.wrap {
@@ -319,7 +294,7 @@ func TestQuietWriteFailure(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t)
-			cc, sc := tcpPair(t)
+			cc, sc := testutil.TCPPair(t)
 			fc := &failConn{Conn: cc}
 			var client io.ReadWriteCloser = fc
 			wrapped := Wrap(fc)
@@ -357,7 +332,7 @@ func TestQuietWriteFailure(t *testing.T) {
 
 func TestPeerDies(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	cc, sc := tcpPair(t)
+	cc, sc := testutil.TCPPair(t)
 	var clog testutil.Buffer
 	cs, ss := sessions(t, Wrap(cc), sc, &clog, io.Discard)
 	received := make(chan struct{})
@@ -385,7 +360,7 @@ func BenchmarkPingPong(b *testing.B) {
 		wrap bool
 	}{{"raw", false}, {"wrapped", true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			cc, sc := tcpPair(b)
+			cc, sc := testutil.TCPPair(b)
 			var client, server io.ReadWriteCloser = cc, sc
 			if bc.wrap {
 				client, server = Wrap(cc), Wrap(sc)
@@ -418,7 +393,7 @@ func BenchmarkPingPong(b *testing.B) {
 func TestPeerGoneEndsEveryStream(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	const dialed, accepted = 300, 50
-	cc, sc := tcpPair(t)
+	cc, sc := testutil.TCPPair(t)
 	var clog testutil.Buffer
 	cs, ss := sessions(t, Wrap(cc), sc, &clog, io.Discard)
 	defer cs.Close()
@@ -506,7 +481,7 @@ func TestPeerGoneKeepsBufferedData(t *testing.T) {
 			const dialed, accepted = 100, 20
 			reply := fill(3000, 7)
 			for _, linger := range []bool{false, true} {
-				cc, sc := tcpPair(t)
+				cc, sc := testutil.TCPPair(t)
 				mc := Wrap(cc)
 				if tc.forgeRST {
 					mc.st.endFlag = frame.FlagRST
@@ -564,7 +539,7 @@ func TestPeerGoneKeepsBufferedData(t *testing.T) {
 // discarded without an error.
 func TestCloseWrite(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	cc, sc := tcpPair(t)
+	cc, sc := testutil.TCPPair(t)
 	defer sc.Close()
 	c := Wrap(cc)
 	defer c.Close()
@@ -610,7 +585,7 @@ func TestReadAfter(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t)
-			cc, sc := tcpPair(t)
+			cc, sc := testutil.TCPPair(t)
 			client := Wrap(cc)
 			var checks atomic.Int32
 			client.ReadAfter(func() error {
@@ -709,7 +684,7 @@ func (d *deadlineConn) SetReadDeadline(t time.Time) error {
 // running sets a read deadline; a check that clears deadlines (as the
 // preamble's does) must not make Read wait forever on a silent peer.
 func TestReadAfterKeepsDrainDeadline(t *testing.T) {
-	cc, sc := tcpPair(t)
+	cc, sc := testutil.TCPPair(t)
 	defer sc.Close()
 	dc := &deadlineConn{TCPConn: cc.(*net.TCPConn)}
 	c := Wrap(dc)

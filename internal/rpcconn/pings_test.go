@@ -2,7 +2,6 @@ package rpcconn
 
 import (
 	"io"
-	"net"
 	"testing"
 	"time"
 
@@ -15,30 +14,6 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (host, plugin net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		acc <- c
-	}()
-	host, err = net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	plugin = <-acc
-	if plugin == nil {
-		t.Fatal("accept failed")
-	}
-	return host, plugin
 }
 
 // fastKeepalive is yamux's default config with a faster keepalive: a
@@ -60,7 +35,7 @@ func TestLocalKeepalive(t *testing.T) {
 	for _, local := range []bool{false, true} {
 		name := map[bool]string{false: "yamux alone", true: "answered locally"}[local]
 		t.Run(name, func(t *testing.T) {
-			hostEnd, pluginEnd := tcpPair(t)
+			hostEnd, pluginEnd := testutil.TCPPair(t)
 			defer pluginEnd.Close()
 			var rwc io.ReadWriteCloser = muxconn.Wrap(hostEnd)
 			var lp *localPings

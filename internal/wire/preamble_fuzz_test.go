@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plugwire/plugwire/internal/testutil"
 )
 
 // FuzzPluginSide sends arbitrary bytes to the plugin's side of the
@@ -22,7 +24,7 @@ func FuzzPluginSide(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		hostEnd, plug := tcpPair(t)
+		hostEnd, plug := testutil.TCPPair(t)
 		defer hostEnd.Close()
 		defer plug.Close()
 		go func() { _, _ = hostEnd.Write(data) }()
@@ -56,7 +58,7 @@ func FuzzHostSide(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		hostEnd, plug := tcpPair(t)
+		hostEnd, plug := testutil.TCPPair(t)
 		defer hostEnd.Close()
 		defer plug.Close()
 		go func() {

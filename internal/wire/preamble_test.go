@@ -83,7 +83,7 @@ func TestHostSide(t *testing.T) {
 			checkErr: os.ErrDeadlineExceeded, wantMsg: "closed the connection during the handshake"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			host, plug := tcpPair(t)
+			host, plug := testutil.TCPPair(t)
 			defer host.Close()
 			defer plug.Close()
 			go func() {
@@ -163,7 +163,7 @@ func TestPluginSide(t *testing.T) {
 		{"silent", host{}, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			hostEnd, plug := tcpPair(t)
+			hostEnd, plug := testutil.TCPPair(t)
 			defer plug.Close()
 			defer hostEnd.Close()
 			received := make(chan []byte, 1)
@@ -209,7 +209,7 @@ func TestPluginSide(t *testing.T) {
 // checked gets no answer and does not count.
 func TestProveClaimed(t *testing.T) {
 	s := mustSecret(t)
-	hostEnd, plug := tcpPair(t)
+	hostEnd, plug := testutil.TCPPair(t)
 	defer plug.Close()
 	defer hostEnd.Close()
 	go func() { _ = Prove(hostEnd, s, time.Now().Add(time.Second)) }()
@@ -221,7 +221,7 @@ func TestProveClaimed(t *testing.T) {
 // TestSecretNeverOnTheWire: nothing either side sends contains the secret.
 func TestSecretNeverOnTheWire(t *testing.T) {
 	s := mustSecret(t)
-	a, b := tcpPair(t)
+	a, b := testutil.TCPPair(t)
 	defer a.Close()
 	defer b.Close()
 	var sent bytes.Buffer
@@ -265,29 +265,3 @@ func mustSecret(t *testing.T) Secret {
 
 // errAny stands for any error in a table.
 var errAny = errors.New("any error")
-
-// tcpPair returns both ends of a loopback TCP connection: the dialer's
-// and the acceptor's. The preamble needs TCP's buffering: both sides
-// write their first message without waiting for the other's.
-func tcpPair(t *testing.T) (dialed, accepted net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		ch <- c
-	}()
-	dialed, err = net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted = <-ch
-	if accepted == nil {
-		t.Fatal("accept failed")
-	}
-	return dialed, accepted
-}

@@ -7,8 +7,6 @@ import (
 	"net/rpc"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -42,7 +40,7 @@ func serveDebug(plugins map[string]plugin.Plugin) error {
 	if err != nil {
 		return err
 	}
-	name := debugName(os.Args[0])
+	name := wire.BinaryName(os.Args[0])
 
 	stop := make(chan struct{}) // Ctrl-C
 	sigc := make(chan os.Signal, 1)
@@ -92,16 +90,6 @@ func serveDebug(plugins map[string]plugin.Plugin) error {
 	}
 	fmt.Fprintf(os.Stderr, "%s: interrupted: debug mode ended\n", name)
 	return nil
-}
-
-// debugName is the name a host finds a plugin in debug mode by: the base
-// name of its binary, without .exe.
-func debugName(arg0 string) string {
-	name := filepath.Base(arg0)
-	if ext := filepath.Ext(name); strings.EqualFold(ext, ".exe") {
-		name = strings.TrimSuffix(name, ext)
-	}
-	return name
 }
 
 // debugTurnWait is how long a host that proved the secret waits for its

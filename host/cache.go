@@ -144,8 +144,7 @@ func (e *cacheEntry) outcome(path string, timeout time.Duration) (*Description, 
 // timeoutRetry is how long a describe that ran out of time is remembered
 // for an unchanged file: a binary that hangs costs its timeout once an
 // hour at most, and a plugin that was only starved of CPU by a loaded
-// machine (a plugwire test binary took over 10 s to describe at a load
-// average of 40 on 2 cores) is not lost until someone touches it.
+// machine is not lost until someone touches it.
 const timeoutRetry = time.Hour
 
 // describeCache is the cache as one Discover uses it.

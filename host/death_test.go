@@ -39,14 +39,14 @@ type blockingUi struct {
 	once    sync.Once
 }
 
-func (u *blockingUi) Say(string, ...interface{}) {
+func (u *blockingUi) Say(string, ...any) {
 	u.once.Do(func() {
 		u.onEnter()
 		close(u.entered)
 	})
 	<-u.release
 }
-func (u *blockingUi) Error(string, ...interface{}) {}
+func (u *blockingUi) Error(string, ...any) {}
 
 // When the plugin process dies during a call, the call returns within 2 s
 // an error wrapping ErrProcessExited that carries the exit status and the
@@ -55,7 +55,7 @@ func TestPluginDiesDuringCall(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name   string
-		config map[string]interface{}
+		config map[string]any
 		// setup returns the Build and Ui to pass to Run, and a function to
 		// run after Run returned; stdin is the plugin's stdin.
 		setup  func(t *testing.T, p *plug, stdin io.Writer) (shared.Build, shared.Ui, func())
@@ -64,19 +64,19 @@ func TestPluginDiesDuringCall(t *testing.T) {
 	}{
 		{
 			name:   "during Prepare",
-			config: map[string]interface{}{"prepare": "exit"},
+			config: map[string]any{"prepare": "exit"},
 			status: "exit status 3",
 			tail:   []string{"something went badly wrong", "exiting with status 3 in Builder.Prepare"},
 		},
 		{
 			name:   "during Run",
-			config: map[string]interface{}{"run": "exit"},
+			config: map[string]any{"run": "exit"},
 			status: "exit status 3",
 			tail:   []string{"exiting with status 3 in Builder.Run"},
 		},
 		{
 			name:   "panic in a goroutine during Run",
-			config: map[string]interface{}{"run": "panic-goroutine"},
+			config: map[string]any{"run": "panic-goroutine"},
 			status: "exit status 2",
 			tail:   []string{"panic: helper panic in a goroutine of Builder.Run"},
 		},
@@ -84,13 +84,13 @@ func TestPluginDiesDuringCall(t *testing.T) {
 			// The stack pushes the panic line out of the last lines; the
 			// error keeps it all the same.
 			name:   "panic under a long stack during Run",
-			config: map[string]interface{}{"run": "panic-deep"},
+			config: map[string]any{"run": "panic-deep"},
 			status: "exit status 2",
 			tail:   []string{"panic: helper panic deep in Builder.Run", "host_test.deepPanic"},
 		},
 		{
 			name:   "while the host serves a callback",
-			config: map[string]interface{}{"run": "exit-in-host-callback"},
+			config: map[string]any{"run": "exit-in-host-callback"},
 			setup: func(t *testing.T, _ *plug, stdin io.Writer) (shared.Build, shared.Ui, func()) {
 				ui := &blockingUi{
 					// Tell the plugin to die now that the host is in the
@@ -113,7 +113,7 @@ func TestPluginDiesDuringCall(t *testing.T) {
 		},
 		{
 			name:   "inside its own callback",
-			config: map[string]interface{}{"run": "exit-in-own-callback"},
+			config: map[string]any{"run": "exit-in-own-callback"},
 			setup: func(t *testing.T, _ *plug, _ io.Writer) (shared.Build, shared.Ui, func()) {
 				b := &hostBuild{entered: make(chan struct{})}
 				return b, nil, func() {
@@ -191,7 +191,7 @@ func TestPluginDiesWhileIdle(t *testing.T) {
 	t.Run("exits on its own", func(t *testing.T) {
 		t.Parallel()
 		p := newPlug(t, nil, "serve")
-		b := preparedBuilder(t, p, map[string]interface{}{"prepare": "exit-later"})
+		b := preparedBuilder(t, p, map[string]any{"prepare": "exit-later"})
 		p.log.waitFor(t, 10*time.Second, `"plugin exited"`, msgIs("plugin exited"))
 		within(t, 2*time.Second, "a call after the plugin exited", func() {
 			wantExited(t, "Run after exit", b.Run(context.Background(), nil, nil),
@@ -238,7 +238,7 @@ func TestPluginDiesWithCallsInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Prepare(map[string]interface{}{"run": "block"}); err != nil {
+	if err := b.Prepare(map[string]any{"run": "block"}); err != nil {
 		t.Fatal(err)
 	}
 	const runs = 4
@@ -344,10 +344,10 @@ func TestPluginMethodPanics(t *testing.T) {
 		call   func(b shared.Builder, c shared.RemoteCommand) error
 	}{
 		{"Builder.Prepare", nil, func(b shared.Builder, _ shared.RemoteCommand) error {
-			return b.Prepare(map[string]interface{}{"prepare": "panic"})
+			return b.Prepare(map[string]any{"prepare": "panic"})
 		}},
 		{"Builder.Run", nil, func(b shared.Builder, _ shared.RemoteCommand) error {
-			if err := b.Prepare(map[string]interface{}{"run": "panic"}); err != nil {
+			if err := b.Prepare(map[string]any{"run": "panic"}); err != nil {
 				return nil
 			}
 			return b.Run(context.Background(), nil, nil)
@@ -400,7 +400,7 @@ func TestPluginMethodPanics(t *testing.T) {
 				t.Errorf("stack field does not hold the plugin's stack: %q", st)
 			}
 			// The plugin still serves.
-			if err := b.Prepare(map[string]interface{}{}); err != nil {
+			if err := b.Prepare(map[string]any{}); err != nil {
 				t.Errorf("Prepare after the panic: %v", err)
 			}
 			if p.Exited() {
@@ -423,7 +423,7 @@ func TestPluginDiesWithManyDispensed(t *testing.T) {
 	errs := make(chan error, runs)
 	for i := range runs {
 		b := bs[len(bs)-1-i]
-		if err := b.Prepare(map[string]interface{}{"run": "block"}); err != nil {
+		if err := b.Prepare(map[string]any{"run": "block"}); err != nil {
 			t.Fatal(err)
 		}
 		go func() {

@@ -66,7 +66,7 @@ func Discover(ctx context.Context, prefix string, dirs ...string) (*Catalog, err
 }
 
 // Discover looks in each directory for executables whose base name
-// (without ".exe" on Windows) starts with prefix: the rest of the name is
+// (without ".exe") starts with prefix: the rest of the name is
 // the plugin's name, optionally followed by "_vX.Y.Z", its version, which
 // must be the version the binary describes. It describes the candidates in
 // parallel (after checking each against its FILE_SHA256SUM sidecar, when
@@ -174,7 +174,7 @@ func findCandidates(goos, prefix string, dirs []string) ([]candidate, []Skipped)
 			continue
 		}
 		for _, e := range entries {
-			base, ok := binaryBase(goos, e.Name())
+			base, ok := candidateName(goos, e.Name())
 			if !ok || !strings.HasPrefix(base, prefix) {
 				continue
 			}
@@ -205,21 +205,14 @@ func findCandidates(goos, prefix string, dirs []string) ([]candidate, []Skipped)
 	return cands, skipped
 }
 
-// binaryBase returns a file's name without ".exe" on Windows, and whether
-// the file can be a plugin binary at all by its name: on Windows only
-// .exe files can, and a checksum sidecar never is.
-func binaryBase(goos, name string) (string, bool) {
-	if strings.HasSuffix(name, SidecarSuffix) {
+// candidateName returns the name of the file called name as a plugin
+// binary (wire.BinaryName), and whether the file can be one at all by its
+// name: on Windows only .exe files can, and a checksum sidecar never is.
+func candidateName(goos, name string) (string, bool) {
+	if strings.HasSuffix(name, SidecarSuffix) || goos == "windows" && !strings.EqualFold(filepath.Ext(name), ".exe") {
 		return "", false
 	}
-	if goos == "windows" {
-		ext := filepath.Ext(name)
-		if !strings.EqualFold(ext, ".exe") {
-			return "", false
-		}
-		return name[:len(name)-len(ext)], true
-	}
-	return name, true
+	return wire.BinaryName(name), true
 }
 
 // checkCandidate returns the file at path, or why it cannot be the plugin

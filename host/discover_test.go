@@ -588,7 +588,7 @@ func TestComponentDispense(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", c.Dispense, err)
 			}
-			if err := b.Prepare(map[string]interface{}{"run": "say"}); err != nil {
+			if err := b.Prepare(map[string]any{"run": "say"}); err != nil {
 				t.Fatal(err)
 			}
 			if err := b.Run(context.Background(), nil, uiFunc(func(string) {})); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+	"github.com/plugwire/plugwire/internal/rpcconn"
 	"github.com/plugwire/plugwire/internal/rpcx"
 	"github.com/plugwire/plugwire/shared"
 )
@@ -36,7 +37,7 @@ func (c *Client) Dispense(name string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rpcClient, err := c.start(context.Background(), false)
+	rpcClient, err := c.start(context.Background(), rpcconn.Eager)
 	if err != nil {
 		return nil, err
 	}

@@ -12,8 +12,7 @@ import (
 // itself (on Unix) rather than through os/exec's copying: Cmd.Wait either
 // waits for every process holding a pipe (a grandchild can hold it for
 // ever) or, with WaitDelay, closes the pipes a fixed time after the exit,
-// which lost what the plugin wrote last when the host was short of CPU (a
-// soak with 20 workers on 2 cores lost up to 352 of 8192 flood lines).
+// which loses what the plugin wrote last when the host is short of CPU.
 // Once the plugin has exited, an outputPipe reads everything the pipe held
 // at that moment, however long that takes, then goes on while a grandchild
 // still writes, up to drainMax.

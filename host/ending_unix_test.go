@@ -45,7 +45,7 @@ func TestPluginOwnProcessGroup(t *testing.T) {
 func TestPluginIgnoresSIGINT(t *testing.T) {
 	t.Parallel()
 	p := newPlug(t, nil, "serve")
-	b := preparedBuilder(t, p, map[string]interface{}{"run": "block"})
+	b := preparedBuilder(t, p, map[string]any{"run": "block"})
 	ctx, cancel := context.WithCancel(context.Background())
 	in := make(chan struct{})
 	var once sync.Once
@@ -58,7 +58,7 @@ func TestPluginIgnoresSIGINT(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The build goes on; the plugin still answers.
-	if err := b.Prepare(map[string]interface{}{"run": "block"}); err != nil {
+	if err := b.Prepare(map[string]any{"run": "block"}); err != nil {
 		t.Fatalf("Prepare after SIGINT: %v", err)
 	}
 	cancel()

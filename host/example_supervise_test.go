@@ -27,7 +27,7 @@ func ExampleNewSupervisor() {
 		fmt.Println(err)
 		return
 	}
-	if err := builder.Prepare(map[string]interface{}{"name": "demo"}); err != nil {
+	if err := builder.Prepare(map[string]any{"name": "demo"}); err != nil {
 		fmt.Println(err)
 		return
 	}

@@ -17,8 +17,8 @@ import (
 // stdoutUi is a Ui that prints on stdout.
 type stdoutUi struct{}
 
-func (stdoutUi) Say(format string, a ...interface{})   { fmt.Printf(format+"\n", a...) }
-func (stdoutUi) Error(format string, a ...interface{}) { fmt.Printf("error: "+format+"\n", a...) }
+func (stdoutUi) Say(format string, a ...any)   { fmt.Printf(format+"\n", a...) }
+func (stdoutUi) Error(format string, a ...any) { fmt.Printf("error: "+format+"\n", a...) }
 
 func ExampleNewClient() {
 	client := host.NewClient(&host.Config{
@@ -32,7 +32,7 @@ func ExampleNewClient() {
 		fmt.Println(err)
 		return
 	}
-	if err := builder.Prepare(map[string]interface{}{"name": "demo"}); err != nil {
+	if err := builder.Prepare(map[string]any{"name": "demo"}); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -195,7 +195,7 @@ func ExampleComponent_NewClient() {
 		fmt.Println(err)
 		return
 	}
-	if err := builder.Prepare(map[string]interface{}{"seconds": 0}); err != nil {
+	if err := builder.Prepare(map[string]any{"seconds": 0}); err != nil {
 		fmt.Println(err)
 		return
 	}

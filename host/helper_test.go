@@ -285,7 +285,7 @@ func deepPanic(depth int, msg string) {
 // testBuilder's Prepare keeps its config, a map of method to action.
 type testBuilder struct {
 	mu  sync.Mutex
-	cfg map[string]interface{}
+	cfg map[string]any
 }
 
 func (b *testBuilder) action(method string) string {
@@ -295,8 +295,8 @@ func (b *testBuilder) action(method string) string {
 	return s
 }
 
-func (b *testBuilder) Prepare(config interface{}) error {
-	m, _ := config.(map[string]interface{})
+func (b *testBuilder) Prepare(config any) error {
+	m, _ := config.(map[string]any)
 	b.mu.Lock()
 	b.cfg = m
 	b.mu.Unlock()
@@ -387,7 +387,7 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 		l.Trace("trace entry", "k", "trace")
 		l.Debug("debug entry", "k", "debug")
 		l.Info("info entry", "k", "info", "n", 42)
-		l.Warn("warn entry", "k", "warn", "nested", map[string]interface{}{"a": []int{1, 2}})
+		l.Warn("warn entry", "k", "warn", "nested", map[string]any{"a": []int{1, 2}})
 		l.Error("error entry", "k", "error", "err", errors.New("it broke"))
 		fmt.Fprintln(os.Stderr, "[WARN] a plain warning")
 		log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds).Print("[WARN] a standard log warning")
@@ -406,8 +406,8 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 // dyingUi is the plugin's Ui that exits when the host calls it.
 type dyingUi struct{}
 
-func (dyingUi) Say(string, ...interface{})   { lastWords("Ui.Say callback") }
-func (dyingUi) Error(string, ...interface{}) { lastWords("Ui.Error callback") }
+func (dyingUi) Say(string, ...any)   { lastWords("Ui.Say callback") }
+func (dyingUi) Error(string, ...any) { lastWords("Ui.Error callback") }
 
 // flood writes PLUGWIRE_TEST_FLOODSIZE bytes of lines to stdout and to
 // stderr, then a last line on each.
@@ -509,7 +509,7 @@ func hostHelper() int {
 		}
 		logger.Info("hosthelper: at " + moment)
 	case "cleanup", "cleanup-nolifeline":
-		if err := b.Prepare(map[string]interface{}{"run": "cleanup", "marker": os.Getenv(envMarker)}); err != nil {
+		if err := b.Prepare(map[string]any{"run": "cleanup", "marker": os.Getenv(envMarker)}); err != nil {
 			logger.Error("hosthelper: prepare failed", "error", err)
 			return 1
 		}
@@ -517,7 +517,7 @@ func hostHelper() int {
 			logger.Info("hosthelper: at "+moment, "said", s)
 		}))
 	case "midcall":
-		if err := b.Prepare(map[string]interface{}{"run": "ignorectx"}); err != nil {
+		if err := b.Prepare(map[string]any{"run": "ignorectx"}); err != nil {
 			logger.Error("hosthelper: prepare failed", "error", err)
 			return 1
 		}
@@ -532,5 +532,5 @@ func hostHelper() int {
 // uiFunc is a shared.Ui that hands every message to a function.
 type uiFunc func(string)
 
-func (f uiFunc) Say(format string, a ...interface{})   { f(fmt.Sprintf(format, a...)) }
-func (f uiFunc) Error(format string, a ...interface{}) { f(fmt.Sprintf(format, a...)) }
+func (f uiFunc) Say(format string, a ...any)   { f(fmt.Sprintf(format, a...)) }
+func (f uiFunc) Error(format string, a ...any) { f(fmt.Sprintf(format, a...)) }

@@ -28,7 +28,7 @@ func TestKillFrozenPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	sigstop(t, pid)
-	big := map[string]interface{}{"blob": strings.Repeat("x", 200<<10)}
+	big := map[string]any{"blob": strings.Repeat("x", 200<<10)}
 	errc := make(chan error, len(bs))
 	for _, b := range bs {
 		go func() { errc <- b.Prepare(big) }()

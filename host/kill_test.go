@@ -22,7 +22,7 @@ func TestKillStubbornPlugin(t *testing.T) {
 	t.Parallel()
 	const grace = 500 * time.Millisecond
 	p := newPlug(t, &host.Config{KillGrace: grace}, "serve", envStubborn+"=1")
-	b := preparedBuilder(t, p, map[string]interface{}{"run": "ignorectx"})
+	b := preparedBuilder(t, p, map[string]any{"run": "ignorectx"})
 	ctx, cancel := context.WithCancel(context.Background())
 	inRun := make(chan struct{})
 	var once sync.Once
@@ -57,7 +57,7 @@ func TestKillStubbornPlugin(t *testing.T) {
 func TestKillQuitsPlugin(t *testing.T) {
 	t.Parallel()
 	p := newPlug(t, &host.Config{KillGrace: 5 * time.Second}, "serve")
-	b := preparedBuilder(t, p, map[string]interface{}{"run": "block"})
+	b := preparedBuilder(t, p, map[string]any{"run": "block"})
 	inRun := make(chan struct{})
 	var once sync.Once
 	errc := make(chan error, 1)
@@ -186,7 +186,7 @@ func dispenseMany(t *testing.T, p *plug, n int) []shared.Builder {
 		if err != nil {
 			t.Fatalf("dispense %d: %v", i, err)
 		}
-		if err := b.Prepare(map[string]interface{}{"n": i}); err != nil {
+		if err := b.Prepare(map[string]any{"n": i}); err != nil {
 			t.Fatalf("Prepare of dispensed builder %d: %v", i, err)
 		}
 		bs[i] = b
@@ -214,7 +214,7 @@ func TestKillManyDispensed(t *testing.T) {
 			p := newPlug(t, cfg, "serve", envStubborn+"="+stubborn, envNoLifeline+"="+noLifeline)
 			bs := dispenseMany(t, p, manyDispensed)
 			pid := p.pid(t)
-			if err := bs[0].Prepare(map[string]interface{}{"run": "ignorectx"}); err != nil {
+			if err := bs[0].Prepare(map[string]any{"run": "ignorectx"}); err != nil {
 				t.Fatal(err)
 			}
 			inRun := make(chan struct{})
@@ -255,7 +255,7 @@ func TestKillFromCallback(t *testing.T) {
 	t.Parallel()
 	const grace = 500 * time.Millisecond
 	p := newPlug(t, &host.Config{KillGrace: grace}, "serve")
-	b := preparedBuilder(t, p, map[string]interface{}{"run": "block"})
+	b := preparedBuilder(t, p, map[string]any{"run": "block"})
 	killed := make(chan time.Duration, 1)
 	errc := make(chan error, 1)
 	go func() {
@@ -305,7 +305,7 @@ func TestKillRacesDispense(t *testing.T) {
 			for {
 				b, err := p.Builder()
 				if err == nil {
-					err = b.Prepare(map[string]interface{}{"k": "v"})
+					err = b.Prepare(map[string]any{"k": "v"})
 				}
 				if err != nil {
 					errc <- err

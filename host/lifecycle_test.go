@@ -42,7 +42,7 @@ func TestLifecycleLeavesNothing(t *testing.T) {
 			name:      "clean start, calls and Kill",
 			behaviour: "serve",
 			use: func(t *testing.T, p *plug) int {
-				b := preparedBuilder(t, p, map[string]interface{}{"run": "say", "x": []interface{}{}})
+				b := preparedBuilder(t, p, map[string]any{"run": "say", "x": []any{}})
 				var said []string
 				if err := b.Run(context.Background(), nil, uiFunc(func(s string) { said = append(said, s) })); err != nil {
 					t.Fatal(err)
@@ -71,7 +71,7 @@ func TestLifecycleLeavesNothing(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				_ = b.Prepare(map[string]interface{}{"run": "exit"})
+				_ = b.Prepare(map[string]any{"run": "exit"})
 				wantExited(t, "Run", b.Run(context.Background(), nil, nil), "exit status 3")
 				return p.pid(t)
 			},
@@ -82,7 +82,7 @@ func TestLifecycleLeavesNothing(t *testing.T) {
 			env:       []string{envStubborn + "=1"},
 			cfg:       host.Config{KillGrace: 300 * time.Millisecond},
 			use: func(t *testing.T, p *plug) int {
-				b := preparedBuilder(t, p, map[string]interface{}{"run": "ignorectx"})
+				b := preparedBuilder(t, p, map[string]any{"run": "ignorectx"})
 				in := make(chan struct{})
 				go func() {
 					_ = b.Run(context.Background(), nil, uiFunc(func(string) { close(in) }))
@@ -174,7 +174,7 @@ func TestDefaultLoggerQuietOnCleanRun(t *testing.T) {
 	cmd := helperCmd("bare")
 	c := host.NewClient(&host.Config{Cmd: cmd})
 	defer c.Kill()
-	b := preparedBuilder(t, c, map[string]interface{}{"run": "say"})
+	b := preparedBuilder(t, c, map[string]any{"run": "say"})
 	if err := b.Run(context.Background(), nil, uiFunc(func(string) {})); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestDefaultLoggerAtInfo(t *testing.T) {
 	stderr := captureStderr(t)
 	c := host.NewClient(&host.Config{Cmd: helperCmd("serve")})
 	defer c.Kill()
-	b := preparedBuilder(t, c, map[string]interface{}{"run": "log"})
+	b := preparedBuilder(t, c, map[string]any{"run": "log"})
 	if err := b.Run(context.Background(), nil, uiFunc(func(string) {})); err != nil {
 		t.Fatal(err)
 	}

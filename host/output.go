@@ -237,7 +237,7 @@ func cutStamp(line, layout string) (string, bool) {
 type entry struct {
 	level hclog.Level
 	msg   string
-	args  []interface{}
+	args  []any
 }
 
 // parseEntry reads one hclog JSON log line.
@@ -245,7 +245,7 @@ func parseEntry(line string) (entry, bool) {
 	if !strings.HasPrefix(line, "{") {
 		return entry{}, false
 	}
-	var raw map[string]interface{}
+	var raw map[string]any
 	if err := json.Unmarshal([]byte(line), &raw); err != nil {
 		return entry{}, false
 	}

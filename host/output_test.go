@@ -26,7 +26,7 @@ func TestPluginLogForwarded(t *testing.T) {
 			t.Parallel()
 			logger, sink := testLogger(level)
 			p := newPlug(t, &host.Config{Logger: logger}, "serve")
-			b := preparedBuilder(t, p, map[string]interface{}{"run": "log"})
+			b := preparedBuilder(t, p, map[string]any{"run": "log"})
 			if err := b.Run(context.Background(), nil, uiFunc(func(string) {})); err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +135,7 @@ func TestPluginFloodsOutput(t *testing.T) {
 	logOut := newCountWriter("flood done")
 	logger := hclog.New(&hclog.LoggerOptions{Name: "test", Output: logOut, Level: hclog.Info})
 	p := newPlug(t, &host.Config{Logger: logger, Stdout: stdout}, "serve", envFloodSize+"="+strconv.Itoa(size))
-	b := preparedBuilder(t, p, map[string]interface{}{"run": "flood"})
+	b := preparedBuilder(t, p, map[string]any{"run": "flood"})
 	took := within(t, 30*time.Second, "Run writing 4 MB on stdout and on stderr", func() {
 		if err := b.Run(context.Background(), nil, nil); err != nil {
 			t.Errorf("Run: %v", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire/internal/wire"
 )
 
 // Ping makes a round trip to the plugin's RPC server (go-plugin's
@@ -50,7 +51,7 @@ func (c *Client) Ping(ctx context.Context) error {
 	c.mu.Lock()
 	rpcClient, killed, exited := c.rpc, c.killed, c.exited
 	c.mu.Unlock()
-	if isClosed(exited) {
+	if wire.IsClosed(exited) {
 		return c.exitErr
 	}
 	if killed || rpcClient == nil {

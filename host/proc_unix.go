@@ -3,7 +3,6 @@
 package host
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"sync"
@@ -77,12 +76,18 @@ func (t *procTree) kill() {
 	if t.reaped {
 		return
 	}
-	if t.group {
-		if err := signalGroup(t.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			_ = t.cmd.Process.Kill()
-		}
-	}
+	_ = t.killGroup()
 	_ = t.cmd.Process.Kill()
+}
+
+// killGroup kills the plugin's process group, when it leads one: the one
+// place the host signals a group. t.mu is held and the plugin not reaped,
+// so its pid still names the group.
+func (t *procTree) killGroup() error {
+	if !t.group {
+		return nil
+	}
+	return signalGroup(t.cmd.Process.Pid, syscall.SIGKILL)
 }
 
 // endGroup kills what is left of the plugin's process group once the
@@ -93,8 +98,8 @@ func (t *procTree) kill() {
 func (t *procTree) endGroup() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.group && t.exited && !t.reaped {
-		_ = signalGroup(t.cmd.Process.Pid, syscall.SIGKILL)
+	if t.exited && !t.reaped {
+		_ = t.killGroup()
 	}
 }
 

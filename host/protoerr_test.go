@@ -22,7 +22,7 @@ type goAwayBuilder struct {
 	conn *muxconn.Conn
 }
 
-func (b *goAwayBuilder) Prepare(interface{}) error {
+func (b *goAwayBuilder) Prepare(any) error {
 	_, _ = b.conn.Write([]byte{0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -46,7 +45,7 @@ func LookupReattach(cmd *exec.Cmd) (*Reattach, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: %w: %w", ErrBadReattach, err)
 	}
-	e, ok := reattachEntry(entries, reattachName(cmd.Path))
+	e, ok := reattachEntry(entries, wire.BinaryName(cmd.Path))
 	if !ok {
 		return nil, nil
 	}
@@ -75,16 +74,6 @@ type Reattach struct {
 	Addr   string `json:"addr"`   // "127.0.0.1:PORT"
 	Secret string `json:"secret"` // hex, as printed
 	Pid    int    `json:"pid"`    // the plugin's process id, for messages
-}
-
-// reattachName is the name a plugin in debug mode is known by: the base
-// name of its binary, without .exe.
-func reattachName(path string) string {
-	name := filepath.Base(path)
-	if ext := filepath.Ext(name); strings.EqualFold(ext, ".exe") {
-		name = strings.TrimSuffix(name, ext)
-	}
-	return name
 }
 
 // reattachEntry returns the entry for the binary named name.
@@ -120,7 +109,7 @@ func (c *Client) warnReattach() {
 	if !ok || v == "" {
 		return
 	}
-	name := reattachName(c.cfg.Cmd.Path)
+	name := c.name // wire.BinaryName(Cmd.Path)
 	var m map[string]json.RawMessage
 	if json.Unmarshal([]byte(v), &m) != nil {
 		c.logger.Warn("starting the plugin: "+EnvReattach+" is set but does not parse, and this host does not reattach to it", "name", name)

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire/internal/rpcconn"
+	"github.com/plugwire/plugwire/internal/wire"
 )
 
 // Start starts the plugin process and completes the handshake: when it
@@ -34,22 +34,23 @@ func (c *Client) Start(ctx context.Context) error {
 	if ctx == nil {
 		return fmt.Errorf("host: Start(nil) for %s: pass a context, e.g. context.Background()", c.name)
 	}
-	_, err := c.start(ctx, true)
+	_, err := c.start(ctx, rpcconn.Proven)
 	return err
 }
 
 // start starts the plugin once and returns its RPC client. The first call
 // runs the start under ctx; later calls wait for it (or for ctx). With
-// proven, start returns only once the plugin has answered the handshake;
-// without it (the first Dispense) it returns as soon as go-plugin's
-// session is open, and Dispense's reply is read after the answer.
-func (c *Client) start(ctx context.Context, proven bool) (*plugin.RPCClient, error) {
+// rpcconn.Proven (Start) it returns only once the plugin has answered the
+// handshake; with rpcconn.Eager (the first Dispense) as soon as
+// go-plugin's session is open, and Dispense's reply is read after the
+// answer.
+func (c *Client) start(ctx context.Context, mode rpcconn.Mode) (*plugin.RPCClient, error) {
 	c.startMu.Lock()
 	first := !c.starting
 	c.starting = true
 	c.startMu.Unlock()
 	if first {
-		err := c.run(ctx, proven)
+		err := c.run(ctx, mode)
 		if err != nil {
 			c.logger.Debug("plugin failed to start", "error", err)
 		}
@@ -76,7 +77,7 @@ func (c *Client) start(ctx context.Context, proven bool) (*plugin.RPCClient, err
 	if killed {
 		return nil, fmt.Errorf("host: %w: %s was killed by Client.Kill", ErrProcessExited, c.name)
 	}
-	if proven && !first {
+	if mode == rpcconn.Proven && !first {
 		// Started by a Dispense, which did not wait for the answer.
 		select {
 		case <-p.Done():
@@ -124,7 +125,7 @@ func (c *Client) pin(ctx context.Context) (*image, error) {
 // after a short randomised back-off while the plugin finds its port range
 // full, until the start's deadline. Whatever fails, no process is left:
 // each launch kills and reaps what it started.
-func (c *Client) run(parent context.Context, proven bool) error {
+func (c *Client) run(parent context.Context, mode rpcconn.Mode) error {
 	if c.reattach != nil || c.reattachErr != nil {
 		return c.runAttach(parent)
 	}
@@ -155,7 +156,7 @@ func (c *Client) run(parent context.Context, proven bool) error {
 			err = c.stopped(parent, ctx, a)
 			break
 		}
-		err = c.launch(ctx, a, proven)
+		err = c.launch(ctx, a, mode)
 		if err == nil {
 			return nil
 		}
@@ -247,7 +248,7 @@ func (c *Client) stopped(parent, ctx context.Context, a *attempt) error {
 	}
 	switch context.Cause(ctx) {
 	case errKilled:
-		if exited := c.exitedCh(); exited != nil && isClosed(exited) && c.exitErr != nil {
+		if exited := c.exitedCh(); exited != nil && wire.IsClosed(exited) && c.exitErr != nil {
 			return c.exitErr
 		}
 		return fmt.Errorf("host: %w: %s was killed by Client.Kill while starting", ErrProcessExited, c.name)
@@ -266,48 +267,4 @@ func (c *Client) stopped(parent, ctx context.Context, a *attempt) error {
 		return fmt.Errorf("host: %w: %s printed no address line within %v", ErrStartTimeout, c.name, c.cfg.StartTimeout)
 	}
 	return fmt.Errorf("host: start of %s abandoned: %w", c.name, context.Cause(ctx))
-}
-
-// ended is the one place a start decides a failure that the connection's
-// end signals (a refused dial, a connection closed or reset during the
-// handshake, a session shut down while go-plugin opens it): the plugin
-// process has most likely ended, so it waits, boundedly, for the exit
-// status, and reports whether the process exited.
-func (c *Client) ended(ctx context.Context) bool {
-	t := time.NewTimer(exitWait)
-	defer t.Stop()
-	select {
-	case <-c.exitedCh():
-		return true
-	case <-ctx.Done():
-	case <-t.C:
-	}
-	return false
-}
-
-// isConnEnd reports whether err says that the connection ended (closed,
-// reset, refused, cut short) rather than what came over it.
-func isConnEnd(err error) bool {
-	for _, t := range append([]error{io.EOF, io.ErrUnexpectedEOF, net.ErrClosed}, connEndErrnos...) {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
-}
-
-// exitedCh is the channel closed once the current process is reaped.
-func (c *Client) exitedCh() chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.exited
-}
-
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }

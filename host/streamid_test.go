@@ -30,7 +30,7 @@ func TestCallbackRightAfterDispense(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i == 0 {
-			if err := b.Prepare(map[string]interface{}{"run": "say"}); err != nil {
+			if err := b.Prepare(map[string]any{"run": "say"}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -118,8 +118,8 @@ func (u *sayUi) add(s string) {
 		u.ch <- s
 	}
 }
-func (u *sayUi) Say(f string, a ...interface{})   { u.add(fmt.Sprintf(f, a...)) }
-func (u *sayUi) Error(f string, a ...interface{}) { u.add(fmt.Sprintf(f, a...)) }
+func (u *sayUi) Say(f string, a ...any)   { u.add(fmt.Sprintf(f, a...)) }
+func (u *sayUi) Error(f string, a ...any) { u.add(fmt.Sprintf(f, a...)) }
 func (u *sayUi) lines() []string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -137,7 +137,7 @@ func TestSupervisedRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid1 := s.next(t, host.EventStarted).Pid
-	if err := b.Prepare(map[string]interface{}{"run": "say"}); err != nil {
+	if err := b.Prepare(map[string]any{"run": "say"}); err != nil {
 		t.Fatal(err)
 	}
 	ui := &sayUi{}
@@ -197,7 +197,7 @@ func TestSupervisedCallInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := s.next(t, host.EventStarted).Pid
-	if err := b.Prepare(map[string]interface{}{"run": "block"}); err != nil {
+	if err := b.Prepare(map[string]any{"run": "block"}); err != nil {
 		t.Fatal(err)
 	}
 	ui := &sayUi{ch: make(chan string, 10)}
@@ -208,7 +208,7 @@ func TestSupervisedCallInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantExited(t, "Run in flight", <-errc, killedStatus)
-	if err := b.Prepare(map[string]interface{}{"run": "say"}); err != nil {
+	if err := b.Prepare(map[string]any{"run": "say"}); err != nil {
 		t.Fatalf("Prepare after the crash: %v", err)
 	}
 	ui = &sayUi{}
@@ -354,7 +354,7 @@ func TestSupervisedSet(t *testing.T) {
 	if syn := c.Synopsis(); syn != "a test command" {
 		t.Fatalf("Synopsis after the restart: %q", syn)
 	}
-	if err := b.Prepare(map[string]interface{}{"run": "say"}); err != nil {
+	if err := b.Prepare(map[string]any{"run": "say"}); err != nil {
 		t.Fatalf("Prepare after the restart: %v", err)
 	}
 	s.next(t, host.EventRestarting)
@@ -413,7 +413,7 @@ func TestDispenseSupervised(t *testing.T) {
 	var replays int
 	h, err := host.DispenseSupervised(s.Supervisor, "builder", func(ctx context.Context, b shared.Builder) error {
 		replays++
-		return b.Prepare(map[string]interface{}{"run": "say"})
+		return b.Prepare(map[string]any{"run": "say"})
 	})
 	if err != nil {
 		t.Fatal(err)

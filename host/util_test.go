@@ -19,7 +19,7 @@ import (
 )
 
 // entry is one hclog JSON log entry.
-type entry map[string]interface{}
+type entry map[string]any
 
 func (e entry) msg() string   { s, _ := e["@message"].(string); return s }
 func (e entry) level() string { s, _ := e["@level"].(string); return s }
@@ -291,7 +291,7 @@ func lines(r io.Reader) <-chan string {
 // failing the test if either fails.
 func preparedBuilder(t *testing.T, c interface {
 	Builder() (shared.Builder, error)
-}, config interface{}) shared.Builder {
+}, config any) shared.Builder {
 	t.Helper()
 	b, err := c.Builder()
 	if err != nil {

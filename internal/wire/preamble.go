@@ -59,8 +59,12 @@ const (
 
 // HandshakeTimeout bounds how long an accepted connection may take to
 // prove the secret before the plugin closes it. A host proves it within a
-// round trip of connecting.
-const HandshakeTimeout = 2 * time.Second
+// round trip of connecting, but a host on a starved machine can be kept
+// off the CPU for seconds between its connect and its hello; silent
+// connections cannot use the time to keep a host out (at most MaxUnproven
+// are held, the oldest closed first). It matches the host's own wait for
+// the plugin's answer.
+const HandshakeTimeout = 10 * time.Second
 
 // ErrVersionMismatch is wrapped by the error a host gets when the plugin
 // speaks another ProtocolVersion.

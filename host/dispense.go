@@ -29,6 +29,8 @@ const exitWait = time.Second
 // calls report a dead plugin as errors wrapping ErrProcessExited. Each
 // object has its own stream on the plugin's connection, open until Kill:
 // dispense once and reuse the object rather than dispensing per call.
+// Dispense[T] returns the object as the type the host uses it as; this
+// is go-plugin's untyped shape.
 func (c *Client) Dispense(name string) (any, error) {
 	if c.plugins == nil {
 		return nil, errZeroClient

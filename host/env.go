@@ -11,12 +11,8 @@ import (
 	"github.com/plugwire/plugwire/internal/wire"
 )
 
-// The environment variables of plugwire, all here so that a host author
-// finds them in one place. A plugin reads them in plugwire.Serve; a host
-// sets them for the plugins it starts, except EnvDebug and EnvReattach,
-// which a person sets.
-
-// EnvMinPort and EnvMaxPort bound, inclusively, the ports a plugin may
+// EnvMinPort ("PACKER_PLUGIN_MIN_PORT") and EnvMaxPort
+// ("PACKER_PLUGIN_MAX_PORT") bound, inclusively, the ports a plugin may
 // listen on: the host sets them from Config.MinPort and Config.MaxPort, as
 // in the original Packer plugin protocol, and plugwire.Serve reads them.
 const (
@@ -24,7 +20,7 @@ const (
 	EnvMaxPort = wire.EnvMaxPort
 )
 
-// EnvDebug, set to 1 in the environment of a plugin run by hand (directly
+// EnvDebug ("PLUGWIRE_DEBUG"), set to 1 in the environment of a plugin run by hand (directly
 // or under a debugger, such as dlv exec), makes plugwire.Serve run in
 // debug mode: it needs no host, listens on a free port of its range (the
 // default range, DefaultMinPort to DefaultMaxPort, when EnvMinPort and
@@ -56,7 +52,7 @@ const (
 // in a plugin a host started, and a host never passes it on.
 const EnvDebug = wire.EnvDebug
 
-// EnvReattach is the environment variable through which a person points
+// EnvReattach ("PLUGWIRE_REATTACH") is the environment variable through which a person points
 // a host at plugins running in debug mode (see EnvDebug): JSON naming
 // each by the base name of its binary, as the plugin prints it,
 //

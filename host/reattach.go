@@ -69,7 +69,7 @@ func LookupReattach(cmd *exec.Cmd) (*Reattach, error) {
 // long as it stays stopped. The plugin serves one Client at a time, until
 // it is killed: another Client's start succeeds after up to 3 s and its
 // Dispense calls fail saying the plugin is serving another host (see
-// plugwire.EnvDebug).
+// EnvDebug).
 type Reattach struct {
 	Addr   string `json:"addr"`   // "127.0.0.1:PORT"
 	Secret string `json:"secret"` // hex, as printed

@@ -53,16 +53,15 @@ func Builder(t testing.TB, b shared.Builder) shared.Builder {
 }
 
 // Command serves c as a command plugin in the test's process and returns
-// the shared.Command a host would get for it; it is a
-// shared.RemoteCommand, whose RunErr and SynopsisErr also return the
-// errors of the calls themselves.
-func Command(t testing.TB, c shared.Command) shared.Command {
+// what a host's Client.Command gets for it: a shared.RemoteCommand, whose
+// RunErr and SynopsisErr also return the errors of the calls themselves.
+func Command(t testing.TB, c shared.Command) shared.RemoteCommand {
 	t.Helper()
 	if c == nil {
 		t.Fatal("plugwiretest.Command: the shared.Command is nil")
 	}
 	raw := Dispense(t, map[string]plugin.Plugin{shared.CommandPluginName: &shared.CommandPlugin{Impl: c}}, shared.CommandPluginName)
-	return raw.(shared.Command)
+	return raw.(shared.RemoteCommand)
 }
 
 // Dispense serves plugins (any go-plugin net/rpc plugins, with their Impl

@@ -166,14 +166,19 @@ func (c *Client) connect(ctx context.Context, a *attempt, addrCh <-chan string, 
 	// plugin's exit: whatever holds its port then is not this launch's
 	// plugin (another process can take the port the moment the plugin
 	// dies, and keep the connection without answering), so the start
-	// fails with the exit, not at the answer's deadline.
+	// fails with the exit, not at the answer's deadline. Unless the
+	// plugin's last words are waiting to be read (an answer, or the end
+	// its exit sent): reading them cannot block, and they say why it
+	// failed (another version, a wrong proof) better than the exit does.
 	stopClose := context.AfterFunc(ctx, func() { _ = raw.Close() })
 	handshaking := make(chan struct{})
 	defer close(handshaking)
 	go func(exited <-chan struct{}) {
 		select {
 		case <-exited:
-			_ = raw.Close()
+			if !peerSent(raw) {
+				_ = raw.Close()
+			}
 		case <-handshaking:
 		}
 	}(c.exitedCh())

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/plugwire/plugwire/examples/contracts"
+	"github.com/plugwire/plugwire/internal/testutil"
 	"github.com/plugwire/plugwire/plugwiretest"
 )
 
@@ -21,7 +22,7 @@ import (
 func TestLocalCommunicator(t *testing.T) {
 	comm := plugwiretest.Contract(t, contracts.Communicators, contracts.Communicator(Local{}))
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := testutil.TempDir(t) // t.TempDir's RemoveAll fails under Wine
 
 	for _, size := range []int{0, 1, 64<<10 - 1, 64 << 10, 64<<10 + 1, 5 << 20} {
 		data := make([]byte, size)

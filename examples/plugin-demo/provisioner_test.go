@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/plugwire/plugwire/examples/contracts"
+	"github.com/plugwire/plugwire/internal/testutil"
 	"github.com/plugwire/plugwire/plugwiretest"
 )
 
@@ -18,7 +19,7 @@ import (
 // stream), and talks through the caller's Ui.
 func TestUploadProvisioner(t *testing.T) {
 	prov := plugwiretest.Contract(t, contracts.Provisioners, contracts.Provisioner(Upload{}))
-	dir := t.TempDir()
+	dir := testutil.TempDir(t) // t.TempDir's RemoveAll fails under Wine
 	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
 	data := strings.Repeat("provisioned\n", 50000)
 	if err := os.WriteFile(src, []byte(data), 0o644); err != nil {
@@ -44,7 +45,7 @@ func TestUploadProvisioner(t *testing.T) {
 	}{
 		{map[string]any{"source": src}, `"source" and "destination" are required`},
 		{map[string]any{"source": src, "destination": dst, "mode": 1}, "mode: unknown key"},
-		{map[string]any{"source": filepath.Join(dir, "nope"), "destination": dst}, "no such file or directory"},
+		{map[string]any{"source": filepath.Join(dir, "nope"), "destination": dst}, "open " + filepath.Join(dir, "nope") + ": "},
 		{map[string]any{"source": src, "destination": filepath.Join(dir, "no-dir", "x")}, "upload to " + filepath.Join(dir, "no-dir", "x")},
 	} {
 		if err := prov.Provision(ctx, ui, Local{}, tc.config); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -100,7 +100,7 @@ const debugTurnWait = 3 * time.Second
 // busyPlugins are served to a host that connected while another is being
 // served: each Dispense fails with a message saying why.
 func busyPlugins(plugins map[string]plugin.Plugin, name string) map[string]plugin.Plugin {
-	msg := fmt.Sprintf("%s is in debug mode (pid %d) and serving another host: it serves one host at a time; run one build with it at a time", name, os.Getpid())
+	msg := fmt.Sprintf("%s is in debug mode (pid %d) and serving another Client: it serves one host.Client at a time, until that Client is killed; run one build with it at a time", name, os.Getpid())
 	busy := make(map[string]plugin.Plugin, len(plugins))
 	for k := range plugins {
 		busy[k] = busyPlugin(msg)

@@ -356,7 +356,7 @@ func TestDebugModeBusy(t *testing.T) {
 	second := reattachClient(t, p)
 	t0 := time.Now()
 	_, err := second.Dispense("builder/a")
-	if err == nil || !strings.Contains(err.Error(), "serving another host: it serves one host at a time") {
+	if err == nil || !strings.Contains(err.Error(), "serving another Client: it serves one host.Client at a time") {
 		t.Fatalf("second host's Dispense: %v, want the plugin's busy message", err)
 	}
 	t.Logf("told busy after %v", time.Since(t0))

@@ -39,8 +39,8 @@ const (
 // is killed, as its components' state is shared: a Client that proves the
 // secret while another is served waits up to 3 s for its turn, then
 // starts and gets a session whose every Dispense fails with "NAME is in
-// debug mode (pid N) and serving another host: it serves one host at a
-// time; ...". A host running two builds of the plugin at once, keeping
+// debug mode (pid N) and serving another Client: it serves one
+// host.Client at a time ...". A host running two builds of the plugin at once, keeping
 // each build's Client until both end (as examples/host and Packer do),
 // gets one build served and the other failed; run one build of a debugged
 // plugin at a time. The wait is short on purpose: such a host would fail

@@ -68,7 +68,7 @@ func LookupReattach(cmd *exec.Cmd) (*Reattach, error) {
 // host's side, so a plugin stopped at a breakpoint keeps its host for as
 // long as it stays stopped. The plugin serves one Client at a time, until
 // it is killed: another Client's start succeeds after up to 3 s and its
-// Dispense calls fail saying the plugin is serving another host (see
+// Dispense calls fail saying the plugin is serving another Client (see
 // EnvDebug).
 type Reattach struct {
 	Addr   string `json:"addr"`   // "127.0.0.1:PORT"

@@ -68,7 +68,7 @@ func TestReadmeDebugRecipe(t *testing.T) {
 	out, code = runHost(t, filepath.Join(bin, "host"), p.reattach, two)
 	done := strings.Count(out, ": noop: done")
 	if code != 1 || done != 1 || !strings.Contains(out, "is in debug mode (pid ") ||
-		!strings.Contains(out, "and serving another host: it serves one host at a time") {
+		!strings.Contains(out, "and serving another Client: it serves one host.Client at a time") {
 		t.Fatalf("two noop builds at once: exit %d, %d finished, output:\n%s", code, done, out)
 	}
 	p.await(t, "builder-noop: another host connected while one is being served: told it so", "builder-noop: host 2 disconnected")

@@ -345,6 +345,11 @@ func TestSetDefaultPlugins(t *testing.T) {
 			t.Errorf("Dispense(%q) = %v, want an error naming it", name, err)
 		}
 	}
+	// The host's error lists the plugin types it was given, not the
+	// components dispensed so far.
+	if _, err := c.Dispense("greeter/hi"); err == nil || !strings.Contains(err.Error(), "(it has builder, command;") {
+		t.Errorf("Dispense(greeter/hi) after builder/b and command/c = %v, want it to list builder and command alone", err)
+	}
 }
 
 // Many goroutines dispensing components a client's default Config.Plugins

@@ -22,16 +22,17 @@ import (
 // without a lock, so it is written only under mu held for writing and read
 // by Dispense only under mu held for reading.
 type pluginTable struct {
-	mu   sync.RWMutex
-	m    map[string]plugin.Plugin
-	hook func(error) error // the Client's callErr, set by Dispense
+	mu    sync.RWMutex
+	m     map[string]plugin.Plugin
+	given []string          // the names Config.Plugins had, sorted, for errors
+	hook  func(error) error // the Client's callErr, set by Dispense
 }
 
 // newPluginTable copies m. The contracts of package contract in it make
 // clients that report a call without an answer through the Client's
 // callErr, as its own Builder and Command do.
 func newPluginTable(m map[string]plugin.Plugin) *pluginTable {
-	t := &pluginTable{m: maps.Clone(m)}
+	t := &pluginTable{m: maps.Clone(m), given: slices.Sorted(maps.Keys(m))}
 	for name, p := range t.m {
 		if _, ok := p.(rpcx.HookedPlugin); ok {
 			t.m[name] = hookedPlugin{Plugin: p, t: t}
@@ -94,11 +95,10 @@ func (t *pluginTable) dispense(rpcClient *plugin.RPCClient, name string) (any, e
 	return rpcClient.Dispense(name)
 }
 
+// unknown names the plugin types Config.Plugins has, not the components
+// dispensed since (which lookup adds to the table).
 func (t *pluginTable) unknown(name string) error {
-	t.mu.RLock()
-	names := slices.Sorted(maps.Keys(t.m))
-	t.mu.RUnlock()
-	return fmt.Errorf("host: no plugin type %q in Config.Plugins (it has %s; a component KIND/NAME is dispensed with the plugin type KIND)", name, strings.Join(names, ", "))
+	return fmt.Errorf("host: no plugin type %q in Config.Plugins (it has %s; a component KIND/NAME is dispensed with the plugin type KIND)", name, strings.Join(t.given, ", "))
 }
 
 // unknownType reports whether err is the plugin's answer that it has

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+
+	"github.com/plugwire/plugwire/internal/wire"
 )
 
 // A call's arguments (and a method's results) cross as one byte slice: a
@@ -98,8 +100,8 @@ func (e *encoder) value(p param, v reflect.Value) error {
 		// replaced by U+FFFD, which it writes as this escape (a real
 		// U+FFFD it writes as it is): refuse rather than change the data.
 		if bytes.Contains(b, []byte(`\ufffd`)) {
-			if path, str, ok := notUTF8(v, ""); ok {
-				return fmt.Errorf("%w: a %v: the string %q at %s is not valid UTF-8, and a value holding interfaces crosses as JSON", ErrEncoding, v.Type(), str, path)
+			if path, str, ok := notUTF8(v, "", 0); ok {
+				return fmt.Errorf("%w: a %v: the string %s at %s is not valid UTF-8, and a value holding interfaces crosses as JSON", ErrEncoding, v.Type(), wire.Quote(str), path)
 			}
 		}
 		e.bytes(b)

@@ -271,6 +271,15 @@ func TestSharedUiCallback(t *testing.T) {
 	if got := strings.Join(ui.lines, "|"); got != "say: 100% done|error: 50%" {
 		t.Errorf("the host's Ui got %q", got)
 	}
+	// A line that is not UTF-8 (a remote command's output in another
+	// encoding) is shown with U+FFFD for its bad bytes, not lost.
+	ui = &recordUi{}
+	if err := tt.Tell(context.Background(), ui, "caf\xe9"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ui.lines, "|"); got != "say: caf\uFFFD|error: 50%" {
+		t.Errorf("the host's Ui got %q for a line that is not UTF-8", got)
+	}
 }
 
 // A plugin in debug mode serves a contract to hosts that reattach, one

@@ -4,14 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net/rpc"
+	"strings"
 
 	"github.com/plugwire/plugwire/contract"
 )
 
 // Ui is how a plugin talks to the person running the host.
 type Ui interface {
-	Say(format string, a ...interface{})
-	Error(format string, a ...interface{})
+	Say(format string, a ...any)
+	Error(format string, a ...any)
 }
 
 var _ = contract.New[Ui](func(c *contract.Client) Ui { return uiClient{c} })
@@ -31,11 +32,15 @@ func (u uiClient) Say(format string, a ...any) { u.send("Say", fmt.Sprintf(forma
 // Error formats the message here and delivers the text.
 func (u uiClient) Error(format string, a ...any) { u.send("Error", fmt.Sprintf(format, a...)) }
 
+// send delivers text. Bytes that are not UTF-8 (a remote command's output
+// in another encoding) are shown as U+FFFD: the text is for display, and
+// the line must not be lost for them.
 func (u uiClient) send(method, text string) {
+	text = strings.ToValidUTF8(text, "\uFFFD")
 	err := u.c.Call(method, "%s", []any{text})
 	switch {
 	case err == nil:
-	case errors.Is(err, contract.ErrReleased) || errors.Is(err, rpc.ErrShutdown) || contract.IsRemote(err):
+	case errors.Is(err, contract.ErrReleased) || errors.Is(err, rpc.ErrShutdown) || errors.Is(err, contract.ErrEncoding) || contract.IsRemote(err):
 		// The call never left (the method that got this Ui has
 		// returned), or the other side's Ui failed.
 		contract.Logger().Warn("Ui."+method+" not delivered", "text", text, "error", err.Error())
@@ -49,5 +54,5 @@ func (u uiClient) send(method, text string) {
 // discardUi is what Environment.Ui returns when the host cannot be reached.
 type discardUi struct{}
 
-func (discardUi) Say(string, ...interface{})   {}
-func (discardUi) Error(string, ...interface{}) {}
+func (discardUi) Say(string, ...any)   {}
+func (discardUi) Error(string, ...any) {}

@@ -14,11 +14,12 @@ import (
 
 // Builder builds things: the contract of a "builder" plugin.
 //
-// The config given to Prepare crosses to the plugin as its JSON encoding
-// and arrives as what encoding/json decodes into an interface{}: a config
-// read from a JSON template crosses unchanged (nested objects and arrays,
-// empty ones, null, numbers, bool, any string). A config json.Marshal
-// refuses is an error naming its type, and the plugin is not called.
+// The config given to Prepare as raw crosses to the plugin as its JSON
+// encoding and arrives as what encoding/json decodes into an any: a
+// config read from a JSON template crosses unchanged (nested objects and
+// arrays, empty ones, null, numbers, bool, any string). A config
+// json.Marshal refuses is an error naming its type, and the plugin is not
+// called. A builder decodes raw with config.Decode(raw, &c).
 //
 // A number arrives as a float64 when a float64 holds it as written (20,
 // 0.5, 1e300, -0), and otherwise as a json.Number holding its text, so
@@ -28,7 +29,7 @@ import (
 // both and puts either into an integer field exactly; a plugin reading the
 // raw config handles json.Number where it takes large numbers.
 type Builder interface {
-	Prepare(config interface{}) error
+	Prepare(raw any) error
 	Run(ctx context.Context, build Build, ui Ui) error
 }
 
@@ -55,11 +56,11 @@ func decodeConfigJSON(data []byte, v any) error {
 // builderClient is the Builder the host (or a command plugin) holds.
 type builderClient struct{ c *contract.Client }
 
-func (b builderClient) Prepare(config interface{}) error {
-	err := b.c.Call("Prepare", config)
+func (b builderClient) Prepare(raw any) error {
+	err := b.c.Call("Prepare", raw)
 	if errors.Is(err, contract.ErrEncoding) {
-		_, jerr := json.Marshal(config)
-		return fmt.Errorf("Builder.Prepare: %w: config of type %T: %v", ErrConfigNotJSON, config, jerr)
+		_, jerr := json.Marshal(raw)
+		return fmt.Errorf("Builder.Prepare: %w: config of type %T: %v", ErrConfigNotJSON, raw, jerr)
 	}
 	return err
 }
@@ -75,7 +76,7 @@ type BuilderPlugin struct {
 }
 
 // Server returns the RPC server for Impl (plugin side).
-func (p *BuilderPlugin) Server(b *plugin.MuxBroker) (interface{}, error) {
+func (p *BuilderPlugin) Server(b *plugin.MuxBroker) (any, error) {
 	if p.Impl == nil {
 		return nil, errors.New("shared.BuilderPlugin: Impl is nil")
 	}
@@ -83,6 +84,6 @@ func (p *BuilderPlugin) Server(b *plugin.MuxBroker) (interface{}, error) {
 }
 
 // Client returns a Builder that calls the plugin over c (host side).
-func (*BuilderPlugin) Client(b *plugin.MuxBroker, c *rpc.Client) (interface{}, error) {
+func (*BuilderPlugin) Client(b *plugin.MuxBroker, c *rpc.Client) (any, error) {
 	return builderContract.Plugin(nil).Client(b, c)
 }

@@ -60,7 +60,7 @@ type CommandPlugin struct {
 }
 
 // Server returns the RPC server for Impl (plugin side).
-func (p *CommandPlugin) Server(b *plugin.MuxBroker) (interface{}, error) {
+func (p *CommandPlugin) Server(b *plugin.MuxBroker) (any, error) {
 	if p.Impl == nil {
 		return nil, errors.New("shared.CommandPlugin: Impl is nil")
 	}
@@ -68,6 +68,6 @@ func (p *CommandPlugin) Server(b *plugin.MuxBroker) (interface{}, error) {
 }
 
 // Client returns a RemoteCommand that calls the plugin over c (host side).
-func (*CommandPlugin) Client(b *plugin.MuxBroker, c *rpc.Client) (interface{}, error) {
+func (*CommandPlugin) Client(b *plugin.MuxBroker, c *rpc.Client) (any, error) {
 	return commandContract.Plugin(nil).Client(b, c)
 }

@@ -75,9 +75,11 @@ import (
 // plugins is a Set without a version, given as a map: a key that is a
 // kind ("builder") is that kind's component under the empty name, and a
 // key "KIND/NAME" is that component. So Serve answers "BINARY describe"
-// as Set.Run does, listing those keys; a key that is neither (any
-// go-plugin plugin name, such as "greeter") is served all the same but not
-// listed. Other arguments are left to the program.
+// as Set.Run does, listing those keys. A key that is neither a valid kind
+// nor KIND/NAME (such as "Greeter" or "kv_grpc") is served but not
+// listed; any other go-plugin name that happens to be a valid kind (such
+// as "greeter") is listed as that kind. Other arguments are left to the
+// program.
 func Serve(plugins map[string]plugin.Plugin) {
 	if len(os.Args) == 2 && os.Args[1] == component.DescribeArg {
 		os.Exit(describeMain(filepath.Base(os.Args[0]), "", plugins, os.Stdout))

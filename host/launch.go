@@ -168,17 +168,24 @@ func (c *Client) connect(ctx context.Context, a *attempt, addrCh <-chan string, 
 	// dies, and keep the connection without answering), so the start
 	// fails with the exit, not at the answer's deadline. Unless the
 	// plugin's last words are waiting to be read (an answer, or the end
-	// its exit sent): reading them cannot block, and they say why it
-	// failed (another version, a wrong proof) better than the exit does.
+	// its exit sent): they say why it failed (another version, a wrong
+	// proof) better than the exit does, and get exitWait to be read.
 	stopClose := context.AfterFunc(ctx, func() { _ = raw.Close() })
 	handshaking := make(chan struct{})
 	defer close(handshaking)
 	go func(exited <-chan struct{}) {
 		select {
 		case <-exited:
-			if !peerSent(raw) {
-				_ = raw.Close()
+			if peerSent(raw) {
+				t := time.NewTimer(exitWait)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-handshaking:
+					return
+				}
 			}
+			_ = raw.Close()
 		case <-handshaking:
 		}
 	}(c.exitedCh())

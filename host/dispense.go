@@ -71,7 +71,8 @@ func (c *Client) Dispense(name string) (any, error) {
 // a T: a shared.Builder, a shared.RemoteCommand, or a host's own contract
 // (see package contract), as c's Config.Plugins makes it. What c dispenses
 // under name that is not a T is an error naming the component and both
-// types, not a panic:
+// types (and the Config.Plugins entry that made it, when the host's own
+// entry did), not a panic:
 //
 //	b, err := host.Dispense[shared.Builder](client, "builder/ebs")
 func Dispense[T any](c *Client, name string) (T, error) {
@@ -83,16 +84,32 @@ func Dispense[T any](c *Client, name string) (T, error) {
 	if err != nil {
 		return zero, err
 	}
-	return as[T](raw, name, c.name)
+	return as[T](c, raw, name)
 }
 
-// as returns raw, dispensed as name from the plugin called plugin, as a T.
-func as[T any](raw any, name, plugin string) (T, error) {
+// as returns raw, dispensed from c as name, as a T. When raw is not a T
+// because of the host's own Config.Plugins, the error says which entry
+// made it: that, not the T, is the usual mistake. plugwire's own
+// contracts under their own kind are the defaults' doing, so the mistake
+// is in the name or the T.
+func as[T any](c *Client, raw any, name string) (T, error) {
 	t, ok := raw.(T)
-	if !ok {
-		return t, fmt.Errorf("host: dispensing %q from %s: it is a %s, not a %v", name, plugin, typeName(raw), reflect.TypeFor[T]())
+	if ok {
+		return t, nil
 	}
-	return t, nil
+	key := c.plugins.givenKey(name)
+	hint := fmt.Sprintf(" (Config.Plugins[%q] makes what %q dispenses)", key, name)
+	switch raw.(type) {
+	case *builder:
+		if key == shared.BuilderPluginName {
+			hint = ""
+		}
+	case *command:
+		if key == shared.CommandPluginName {
+			hint = ""
+		}
+	}
+	return t, fmt.Errorf("host: dispensing %q from %s: it is a %s, not a %v%s", name, c.name, typeName(raw), reflect.TypeFor[T](), hint)
 }
 
 // typeName names the type of a dispensed value for an error: plugwire's

@@ -7,20 +7,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/host"
 	"github.com/plugwire/plugwire/shared"
 )
 
-// Dispense[T] of a component that is not a T returns an error naming the
-// component and both types, and the plugin serves on: the right T then
-// works.
+// Dispense[T] of a component that is not a T returns a one-line error
+// naming the component and both types, and the plugin serves on: the
+// right T then works. When the host's own Config.Plugins made the type,
+// the error names the entry; plugwire's own contracts under their own
+// kind are the defaults', and the error does not point at Config.Plugins.
 func TestDispenseWrongType(t *testing.T) {
 	t.Parallel()
 	p := newPlug(t, nil, "serve")
+	own := newPlug(t, &host.Config{Plugins: map[string]plugin.Plugin{"counter": counters.Plugin(nil)}}, "counter")
+	mapped := newPlug(t, &host.Config{Plugins: map[string]plugin.Plugin{"counter": &shared.BuilderPlugin{}}}, "counter")
 	for _, tc := range []struct {
 		name string
 		call func() error
-		want string
+		want string // the error's end
 	}{
 		{"builder as command", func() error {
 			_, err := host.Dispense[shared.RemoteCommand](p.Client, "builder")
@@ -34,10 +39,18 @@ func TestDispenseWrongType(t *testing.T) {
 			_, err := host.Dispense[interface{ Frob() }](p.Client, "command")
 			return err
 		}, `it is a shared.RemoteCommand, not a interface { Frob() }`},
+		{"host's own contract as builder", func() error {
+			_, err := host.Dispense[shared.Builder](own.Client, "counter/c")
+			return err
+		}, `dispensing "counter/c" from ` + testExeName + `: it is a host_test.counterClient, not a shared.Builder (Config.Plugins["counter"] makes what "counter/c" dispenses)`},
+		{"Config.Plugins maps a kind to plugwire's builder", func() error {
+			_, err := host.Dispense[Counter](mapped.Client, "counter/c")
+			return err
+		}, `dispensing "counter/c" from ` + testExeName + `: it is a shared.Builder, not a host_test.Counter (Config.Plugins["counter"] makes what "counter/c" dispenses)`},
 	} {
 		err := tc.call()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		if err == nil || !strings.HasSuffix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %v, want one line ending %q", tc.name, err, tc.want)
 		}
 		if errors.Is(err, host.ErrProcessExited) {
 			t.Errorf("%s: error %v wraps ErrProcessExited", tc.name, err)

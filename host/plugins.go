@@ -88,6 +88,18 @@ func (t *pluginTable) lookup(name string) (plugin.Plugin, error) {
 	return kp, nil
 }
 
+// givenKey returns the key of Config.Plugins that dispenses name: name
+// itself, or the KIND of a component KIND/NAME it does not name.
+func (t *pluginTable) givenKey(name string) string {
+	if _, ok := slices.BinarySearch(t.given, name); ok {
+		return name
+	}
+	if kind, _, ok := component.SplitDispenseName(name); ok {
+		return kind
+	}
+	return name
+}
+
 // dispense runs go-plugin's Dispense, which reads the map.
 func (t *pluginTable) dispense(rpcClient *plugin.RPCClient, name string) (any, error) {
 	t.mu.RLock()

@@ -94,7 +94,7 @@ func (p *Supervised[T]) value(ctx context.Context, c *Client, proc uint64, repla
 			var zero T
 			return zero, err
 		}
-		v, err := as[T](raw, p.name, c.name)
+		v, err := as[T](c, raw, p.name)
 		if err != nil {
 			return v, err
 		}

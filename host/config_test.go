@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/plugwire/plugwire/host"
+	"github.com/plugwire/plugwire/internal/testutil"
 )
 
 // A Config copied, or given to NewClient again, makes an independent
@@ -46,9 +47,13 @@ func TestCopiedConfig(t *testing.T) {
 	}
 }
 
-// A negative StartTimeout means none: a plugin starts and serves, and a
-// plugin that never prints its address is bounded by Start's context
-// alone, never by ErrStartTimeout.
+// A negative StartTimeout means none: a plugin starts and serves; the
+// plugin is given no PLUGWIRE_CONNECT_TIMEOUT, so it waits for its host
+// as long as it waits by default (a positive StartTimeout is passed on);
+// and a plugin that never prints its address is bounded by Start's
+// context alone: still starting after a second, twice the StartTimeout
+// TestStartTimeout sees expire, and ended by the context, never by
+// ErrStartTimeout.
 func TestNegativeStartTimeout(t *testing.T) {
 	t.Parallel()
 	t.Run("serves", func(t *testing.T) {
@@ -56,20 +61,39 @@ func TestNegativeStartTimeout(t *testing.T) {
 		p := newPlug(t, &host.Config{StartTimeout: -1}, "serve")
 		preparedBuilder(t, p, map[string]any{})
 	})
-	t.Run("only ctx bounds it", func(t *testing.T) {
-		t.Parallel()
-		p := newPlug(t, &host.Config{StartTimeout: -1}, "silent")
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		errc := make(chan error, 1)
-		go func() { errc <- p.Start(ctx) }()
-		pid := p.startedPid(t)
-		cancel()
-		var err error
-		within(t, 5*time.Second, "Start after its ctx was cancelled", func() { err = <-errc })
-		if !errors.Is(err, context.Canceled) || errors.Is(err, host.ErrStartTimeout) {
-			t.Errorf("Start: %v, want an error wrapping context.Canceled and not ErrStartTimeout", err)
-		}
-		assertReaped(t, pid)
-	})
+	for _, tc := range []struct {
+		name    string
+		timeout time.Duration
+		env     string // the plugin's PLUGWIRE_CONNECT_TIMEOUT
+	}{
+		{"negative: only ctx bounds it", -1, "unset"},
+		{"positive: passed on", 30 * time.Second, "30s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := newPlug(t, &host.Config{StartTimeout: tc.timeout}, "silent")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			errc := make(chan error, 1)
+			go func() { errc <- p.Start(ctx) }()
+			pid := p.startedPid(t)
+			e := p.log.waitFor(t, 10*time.Second, "with the helper's environment", msgIs(helperPidMsg))
+			if got := e["connect_timeout"]; got != tc.env {
+				t.Errorf("StartTimeout %v: the plugin's PLUGWIRE_CONNECT_TIMEOUT is %v, want %s", tc.timeout, got, tc.env)
+			}
+			wait := testutil.Slack(time.Second)
+			select {
+			case err := <-errc:
+				t.Fatalf("StartTimeout %v: Start of a silent plugin ended within %v, before its ctx: %v", tc.timeout, wait, err)
+			case <-time.After(wait):
+			}
+			cancel()
+			var err error
+			within(t, 5*time.Second, "Start after its ctx was cancelled", func() { err = <-errc })
+			if !errors.Is(err, context.Canceled) || errors.Is(err, host.ErrStartTimeout) {
+				t.Errorf("Start: %v, want an error wrapping context.Canceled and not ErrStartTimeout", err)
+			}
+			assertReaped(t, pid)
+		})
+	}
 }

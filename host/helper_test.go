@@ -50,8 +50,9 @@ const (
 )
 
 // helperPidMsg is the message of the hclog JSON entry every helper logs on
-// stderr first, with its pid, so that a test learns the pid through the
-// host's Logger.
+// stderr first, with its pid and the PLUGWIRE_CONNECT_TIMEOUT it was given
+// ("connect_timeout", "unset" when none), so that a test learns them
+// through the host's Logger.
 const helperPidMsg = "plugwire test helper"
 
 // testExe is the test binary, re-executed as the helper; testExeName is
@@ -120,7 +121,11 @@ func runHelper(behaviour string) int {
 	switch behaviour {
 	case "bare", "true", "echo", "sleep": // not plugins, or run by hand
 	default:
-		helperLogger().Info(helperPidMsg, "pid", os.Getpid(), "behaviour", behaviour)
+		timeout, ok := os.LookupEnv(wire.EnvConnectTimeout)
+		if !ok {
+			timeout = "unset"
+		}
+		helperLogger().Info(helperPidMsg, "pid", os.Getpid(), "behaviour", behaviour, "connect_timeout", timeout)
 	}
 	switch behaviour {
 	case "serve", "bare":

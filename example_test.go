@@ -26,7 +26,7 @@ func ExampleServe() {
 
 type ebs struct{}
 
-func (ebs) Prepare(config any) error { return nil }
+func (ebs) Prepare(raw any) error { return nil }
 func (ebs) Run(ctx context.Context, build shared.Build, ui shared.Ui) error {
 	ui.Say("building an EBS-backed image")
 	return nil

@@ -14,12 +14,12 @@ import (
 
 // Noop is the builder.
 type Noop struct {
-	config interface{}
+	config any
 }
 
-// Prepare keeps config.
-func (n *Noop) Prepare(config interface{}) error {
-	n.config = config
+// Prepare keeps the config.
+func (n *Noop) Prepare(raw any) error {
+	n.config = raw
 	return nil
 }
 

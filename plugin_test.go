@@ -88,14 +88,14 @@ func TestMain(m *testing.M) {
 // testBuilder keeps its config and runs as the config's "mode" says.
 type testBuilder struct {
 	mu     sync.Mutex
-	config interface{}
+	config any
 }
 
-func (b *testBuilder) Prepare(config interface{}) error {
+func (b *testBuilder) Prepare(config any) error {
 	b.mu.Lock()
 	b.config = config
 	b.mu.Unlock()
-	if m, ok := config.(map[string]interface{}); ok {
+	if m, ok := config.(map[string]any); ok {
 		if msg, ok := m["fail"].(string); ok {
 			return errors.New(msg)
 		}
@@ -107,7 +107,7 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 	b.mu.Lock()
 	config := b.config
 	b.mu.Unlock()
-	mode, _ := config.(map[string]interface{})["mode"].(string)
+	mode, _ := config.(map[string]any)["mode"].(string)
 	switch mode {
 	case "config": // report the config exactly as it arrived
 		ui.Say("%#v", config)
@@ -129,7 +129,7 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 	case "self-stop": // stop this process, as a breakpoint in Run would
 		// Until the test says it resumed us (the file "go" names exists):
 		// a SIGCONT from elsewhere must not end the pause early.
-		resume, _ := config.(map[string]interface{})["go"].(string)
+		resume, _ := config.(map[string]any)["go"].(string)
 		ui.Say("stopping")
 		for {
 			if err := stopSelf(); err != nil {
@@ -143,7 +143,7 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 		ui.Say("resumed")
 		return nil
 	case "says": // many callbacks, numbered
-		n := int(config.(map[string]interface{})["n"].(float64))
+		n := int(config.(map[string]any)["n"].(float64))
 		for i := 0; i < n; i++ {
 			ui.Say("say %d", i)
 		}
@@ -199,7 +199,7 @@ func (testCommand) Run(ctx context.Context, env shared.Environment, args []strin
 			env.Ui().Error("env.Builder: %v", err)
 			return 1
 		}
-		if err := b.Prepare(map[string]interface{}{"mode": "default"}); err != nil {
+		if err := b.Prepare(map[string]any{"mode": "default"}); err != nil {
 			env.Ui().Error("Prepare: %v", err)
 			return 1
 		}
@@ -303,8 +303,8 @@ type recUi struct {
 	lines chan string
 }
 
-func (u *recUi) Say(format string, a ...interface{}) { u.add("say: " + fmt.Sprintf(format, a...)) }
-func (u *recUi) Error(format string, a ...interface{}) {
+func (u *recUi) Say(format string, a ...any) { u.add("say: " + fmt.Sprintf(format, a...)) }
+func (u *recUi) Error(format string, a ...any) {
 	u.add("error: " + fmt.Sprintf(format, a...))
 }
 
@@ -369,7 +369,7 @@ func (e *env) Ui() shared.Ui { return e.ui }
 func TestBuilderRunWithCallbacks(t *testing.T) {
 	t.Parallel()
 	b := startBuilder(t)
-	if err := b.Prepare(map[string]interface{}{"mode": "default"}); err != nil {
+	if err := b.Prepare(map[string]any{"mode": "default"}); err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
 	ui := &recUi{}
@@ -390,13 +390,13 @@ func TestErrorsCrossWithTheirText(t *testing.T) {
 	t.Parallel()
 	b := startBuilder(t)
 	for _, msg := range []string{"bad config: 100% wrong", ""} {
-		err := b.Prepare(map[string]interface{}{"fail": msg})
+		err := b.Prepare(map[string]any{"fail": msg})
 		if err == nil || err.Error() != msg {
 			t.Errorf("Prepare error = %v, want an error with text %q", err, msg)
 		}
 	}
 	// An error from a host callback reaches the plugin, which returns it.
-	if err := b.Prepare(map[string]interface{}{"mode": "default"}); err != nil {
+	if err := b.Prepare(map[string]any{"mode": "default"}); err != nil {
 		t.Fatal(err)
 	}
 	err := b.Run(context.Background(), &recBuild{prepareErr: errors.New("host says no")}, &recUi{})
@@ -408,7 +408,7 @@ func TestErrorsCrossWithTheirText(t *testing.T) {
 func TestNilCallbackArgumentsArriveNil(t *testing.T) {
 	t.Parallel()
 	b := startBuilder(t)
-	if err := b.Prepare(map[string]interface{}{"mode": "nil-args"}); err != nil {
+	if err := b.Prepare(map[string]any{"mode": "nil-args"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Run(context.Background(), nil, nil); err != nil {
@@ -426,7 +426,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	}
 	for name, doc := range cases {
 		t.Run(name, func(t *testing.T) {
-			var config interface{}
+			var config any
 			if err := json.Unmarshal([]byte(doc), &config); err != nil {
 				t.Fatal(err)
 			}
@@ -452,14 +452,14 @@ func TestConfigTopLevelArrayAndScalars(t *testing.T) {
 	// is the check, and a nested array is echoed back through a wrapper.
 	b := startBuilder(t)
 	for _, doc := range []string{`[1,"two",[],{},null]`, `"just a string"`, `3.25`, `true`, `null`, `[]`, `{}`} {
-		var config interface{}
+		var config any
 		if err := json.Unmarshal([]byte(doc), &config); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.Prepare(config); err != nil {
 			t.Errorf("Prepare(%s): %v", doc, err)
 		}
-		wrapped := map[string]interface{}{"mode": "config", "v": config}
+		wrapped := map[string]any{"mode": "config", "v": config}
 		if err := b.Prepare(wrapped); err != nil {
 			t.Fatal(err)
 		}
@@ -476,7 +476,7 @@ func TestConfigTopLevelArrayAndScalars(t *testing.T) {
 func TestConfigThatIsNotJSON(t *testing.T) {
 	t.Parallel()
 	b := startBuilder(t)
-	err := b.Prepare(map[string]interface{}{"f": func() {}})
+	err := b.Prepare(map[string]any{"f": func() {}})
 	if !errors.Is(err, shared.ErrConfigNotJSON) || !strings.Contains(err.Error(), "map[string]interface {}") {
 		t.Errorf("Prepare(func) = %v, want ErrConfigNotJSON naming the type", err)
 	}
@@ -547,7 +547,7 @@ func TestCancellation(t *testing.T) {
 	t.Run("Builder.Run", func(t *testing.T) {
 		t.Parallel()
 		b := startBuilder(t)
-		if err := b.Prepare(map[string]interface{}{"mode": "wait"}); err != nil {
+		if err := b.Prepare(map[string]any{"mode": "wait"}); err != nil {
 			t.Fatal(err)
 		}
 		ui := &recUi{lines: make(chan string, 1)}
@@ -563,7 +563,7 @@ func TestCancellation(t *testing.T) {
 	t.Run("through the Build.Run callback", func(t *testing.T) {
 		t.Parallel()
 		b := startBuilder(t)
-		if err := b.Prepare(map[string]interface{}{"mode": "callback-wait"}); err != nil {
+		if err := b.Prepare(map[string]any{"mode": "callback-wait"}); err != nil {
 			t.Fatal(err)
 		}
 		ui := &recUi{lines: make(chan string, 2)}
@@ -618,7 +618,7 @@ func TestConcurrentCalls(t *testing.T) {
 	t.Parallel()
 	cmd := startCommand(t)
 	b := startBuilder(t)
-	if err := b.Prepare(map[string]interface{}{"mode": "says", "n": 50}); err != nil {
+	if err := b.Prepare(map[string]any{"mode": "says", "n": 50}); err != nil {
 		t.Fatal(err)
 	}
 	const goroutines, calls = 16, 20
@@ -696,7 +696,7 @@ func TestForeignPluginTypes(t *testing.T) {
 // once the host cancels its ctx (the plugin's ctx must be done promptly).
 func BenchmarkCancel(b *testing.B) {
 	builder := startBuilder(b)
-	if err := builder.Prepare(map[string]interface{}{"mode": "wait"}); err != nil {
+	if err := builder.Prepare(map[string]any{"mode": "wait"}); err != nil {
 		b.Fatal(err)
 	}
 	var total time.Duration

@@ -37,7 +37,7 @@ func testSet() *plugwire.Set {
 // pidBuilder says its name and its process on Run.
 type pidBuilder string
 
-func (pidBuilder) Prepare(interface{}) error { return nil }
+func (pidBuilder) Prepare(any) error { return nil }
 func (b pidBuilder) Run(_ context.Context, _ shared.Build, ui shared.Ui) error {
 	ui.Say("builder %s in pid %d", string(b), os.Getpid())
 	return nil
@@ -253,7 +253,7 @@ func dispenseAll(t *testing.T, client func(name string) dispenser) map[string]st
 		}
 		switch v := raw.(type) {
 		case shared.Builder:
-			if err := v.Prepare(map[string]interface{}{"mode": "nil-args"}); err != nil {
+			if err := v.Prepare(map[string]any{"mode": "nil-args"}); err != nil {
 				t.Fatal(err)
 			}
 			if err := v.Run(context.Background(), nil, nil); err != nil {
@@ -273,7 +273,7 @@ func dispenseAll(t *testing.T, client func(name string) dispenser) map[string]st
 }
 
 type dispenser interface {
-	Dispense(string) (interface{}, error)
+	Dispense(string) (any, error)
 }
 
 func pidOf(t *testing.T, said string) string {

@@ -24,7 +24,7 @@ type Build struct{}
 
 // template is what Build reads.
 type template struct {
-	Builders []map[string]interface{} `json:"builders"`
+	Builders []map[string]any `json:"builders"`
 }
 
 // Run builds every builder of the template named by args[0], in parallel.
@@ -86,7 +86,7 @@ func (Build) Run(ctx context.Context, env shared.Environment, args []string) int
 
 // buildNames names each block by its "name", or its "type"; names must
 // be distinct, as they prefix the builds' output.
-func buildNames(blocks []map[string]interface{}) ([]string, error) {
+func buildNames(blocks []map[string]any) ([]string, error) {
 	names := make([]string, len(blocks))
 	seen := map[string]int{}
 	for i, b := range blocks {
@@ -107,7 +107,7 @@ func buildNames(blocks []map[string]interface{}) ([]string, error) {
 }
 
 // runOne gets, prepares and runs the builder a template block names.
-func runOne(ctx context.Context, env shared.Environment, ui shared.Ui, block map[string]interface{}) error {
+func runOne(ctx context.Context, env shared.Environment, ui shared.Ui, block map[string]any) error {
 	typ, ok := block["type"].(string)
 	if !ok || typ == "" {
 		return fmt.Errorf("block has no \"type\" string")
@@ -129,11 +129,11 @@ type prefixUi struct {
 	ui     shared.Ui
 }
 
-func (u *prefixUi) Say(format string, a ...interface{}) {
+func (u *prefixUi) Say(format string, a ...any) {
 	u.ui.Say("%s: %s", u.prefix, fmt.Sprintf(format, a...))
 }
 
-func (u *prefixUi) Error(format string, a ...interface{}) {
+func (u *prefixUi) Error(format string, a ...any) {
 	u.ui.Error("%s: %s", u.prefix, fmt.Sprintf(format, a...))
 }
 

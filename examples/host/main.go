@@ -326,13 +326,13 @@ type terminalUi struct {
 	out, err io.Writer
 }
 
-func (u *terminalUi) Say(format string, a ...interface{}) {
+func (u *terminalUi) Say(format string, a ...any) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	fmt.Fprintf(u.out, format+"\n", a...)
 }
 
-func (u *terminalUi) Error(format string, a ...interface{}) {
+func (u *terminalUi) Error(format string, a ...any) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	fmt.Fprintf(u.err, format+"\n", a...)

@@ -56,15 +56,15 @@ const Synopsis = "Benchmark the plugin transport"
 // and reads the number of lines Run says from its "says" member.
 type Builder struct {
 	mu     sync.Mutex
-	config interface{}
+	config any
 	says   int
 }
 
 // Prepare keeps config; a top-level object's numeric "says" member sets
 // how many lines Run says (DefaultSays otherwise).
-func (b *Builder) Prepare(config interface{}) error {
+func (b *Builder) Prepare(config any) error {
 	says := DefaultSays
-	if m, ok := config.(map[string]interface{}); ok {
+	if m, ok := config.(map[string]any); ok {
 		if v, ok := m["says"].(float64); ok {
 			says = int(v)
 		}
@@ -109,10 +109,10 @@ type CountingUi struct {
 }
 
 // Say counts one line.
-func (u *CountingUi) Say(string, ...interface{}) { u.says.Add(1) }
+func (u *CountingUi) Say(string, ...any) { u.says.Add(1) }
 
 // Error counts one error line.
-func (u *CountingUi) Error(string, ...interface{}) { u.errors.Add(1) }
+func (u *CountingUi) Error(string, ...any) { u.errors.Add(1) }
 
 // Says returns how many lines Say got.
 func (u *CountingUi) Says() int64 { return u.says.Load() }
@@ -126,7 +126,7 @@ type CheckingUi struct {
 }
 
 // Say checks that the text is the next expected "step I of N".
-func (u *CheckingUi) Say(format string, a ...interface{}) {
+func (u *CheckingUi) Say(format string, a ...any) {
 	text := fmt.Sprintf(format, a...)
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -137,7 +137,7 @@ func (u *CheckingUi) Say(format string, a ...interface{}) {
 }
 
 // Error records an unexpected error line.
-func (u *CheckingUi) Error(format string, a ...interface{}) {
+func (u *CheckingUi) Error(format string, a ...any) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.err == nil {

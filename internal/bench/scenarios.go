@@ -29,7 +29,7 @@ func Calls(p *Plugin, n int) (time.Duration, error) {
 
 // SetSays prepares p's builder so that each Run says n lines.
 func SetSays(p *Plugin, n int) error {
-	return p.Builder.Prepare(map[string]interface{}{"says": n})
+	return p.Builder.Prepare(map[string]any{"says": n})
 }
 
 // Callbacks runs p's builder once with a CountingUi and returns how long
@@ -77,7 +77,7 @@ func readMetrics(names ...string) []uint64 {
 
 // Prepare collects garbage, then calls p's Builder.Prepare with config
 // while a sampler reads the host's heap every 250 µs.
-func Prepare(p *Plugin, config interface{}) (PrepareResult, error) {
+func Prepare(p *Plugin, config any) (PrepareResult, error) {
 	runtime.GC()
 	before := readMetrics(heapObjects, heapAllocs)
 	stop := make(chan struct{})
@@ -107,13 +107,13 @@ func Prepare(p *Plugin, config interface{}) (PrepareResult, error) {
 	return PrepareResult{Time: d, PeakHeap: peak - before[0], Alloc: after[1] - before[1]}, err
 }
 
-var configs sync.Map // size -> interface{}
+var configs sync.Map // size -> any
 
 // Config returns a JSON-shaped config, as encoding/json decodes a template
-// into an interface{}, whose JSON encoding is about size bytes: builder
+// into an any, whose JSON encoding is about size bytes: builder
 // blocks with nested objects, arrays, numbers, booleans, nulls and strings.
 // Configs are built once per size.
-func Config(size int) interface{} {
+func Config(size int) any {
 	if c, ok := configs.Load(size); ok {
 		return c
 	}
@@ -132,7 +132,7 @@ func Config(size int) interface{} {
 			i, i%8, i, float64(i)/7, i%2 == 0, i, i, i, i, i, i, i, strings.Repeat("x", 200+i%300))
 	}
 	b.WriteString(`]}`)
-	var c interface{}
+	var c any
 	if err := json.Unmarshal([]byte(b.String()), &c); err != nil {
 		panic(err) // the generator is wrong
 	}

@@ -195,7 +195,7 @@ func Start(side Side, kind Kind, o Options) (*Plugin, error) {
 	}
 }
 
-func (p *Plugin) set(kind Kind, raw interface{}) error {
+func (p *Plugin) set(kind Kind, raw any) error {
 	var ok bool
 	if kind == KindBuilder {
 		p.Builder, ok = raw.(shared.Builder)
@@ -244,7 +244,7 @@ func plugwireClient(cmd *exec.Cmd, o Options, plugins map[string]plugin.Plugin) 
 }
 
 // dispensed is the Plugin for raw, dispensed from a client that kill ends.
-func dispensed(side Side, kind Kind, raw interface{}, kill func()) (*Plugin, error) {
+func dispensed(side Side, kind Kind, raw any, kill func()) (*Plugin, error) {
 	exited := make(chan struct{})
 	p := &Plugin{Side: side, Exited: exited, kill: func() { kill(); close(exited) }}
 	if err := p.set(kind, raw); err != nil {

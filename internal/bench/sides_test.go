@@ -89,7 +89,7 @@ func TestConfigSize(t *testing.T) {
 		if len(b) < size/2 {
 			t.Errorf("Config(%d) is only %d bytes printed", size, len(b))
 		}
-		m, ok := c.(map[string]interface{})
+		m, ok := c.(map[string]any)
 		if !ok || m["says"] != float64(10) {
 			t.Errorf("Config(%d) has no says member", size)
 		}

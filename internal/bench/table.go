@@ -42,11 +42,11 @@ type Scenario struct {
 	Sides func([]Side) []Side
 	// Setup prepares a side before the first round (say, starts its
 	// plugin); it may return nil state.
-	Setup func(Side) (interface{}, error)
+	Setup func(Side) (any, error)
 	// Measure measures one round on one side: one value per Metric.
-	Measure func(side Side, state interface{}) ([]float64, error)
+	Measure func(side Side, state any) ([]float64, error)
 	// Teardown releases a side's state after the last round.
-	Teardown func(interface{})
+	Teardown func(any)
 	// OptIn scenarios run only when named (they take minutes).
 	OptIn bool
 }
@@ -94,7 +94,7 @@ func withY2013(sides []Side) []Side {
 	return append(slices.Clone(sides), Y2013)
 }
 
-func killState(s interface{}) {
+func killState(s any) {
 	if p, ok := s.(*Plugin); ok {
 		p.Kill()
 	}
@@ -103,7 +103,7 @@ func killState(s interface{}) {
 // Scenarios returns the table's scenarios for cfg, in table order.
 func Scenarios(cfg TableConfig) []Scenario {
 	noY2013 := withoutSide(Y2013)
-	startBuilder := func(side Side) (interface{}, error) {
+	startBuilder := func(side Side) (any, error) {
 		p, err := Start(side, KindBuilder, cfg.Options)
 		if err != nil {
 			return nil, err
@@ -118,11 +118,11 @@ func Scenarios(cfg TableConfig) []Scenario {
 				{Name: "  host peak heap", Unit: "MiB", Scale: 1 << 20},
 			},
 			Sides: noY2013,
-			Setup: func(side Side) (interface{}, error) {
+			Setup: func(side Side) (any, error) {
 				Config(size)
 				return startBuilder(side)
 			},
-			Measure: func(_ Side, s interface{}) ([]float64, error) {
+			Measure: func(_ Side, s any) ([]float64, error) {
 				r, err := Prepare(s.(*Plugin), Config(size))
 				return []float64{float64(r.Time), float64(r.PeakHeap)}, err
 			},
@@ -133,7 +133,7 @@ func Scenarios(cfg TableConfig) []Scenario {
 		Name:    "call",
 		Metrics: []Metric{{Name: "Command.Synopsis round trip", Unit: "µs", Scale: 1e3}},
 		Sides:   noY2013,
-		Setup: func(side Side) (interface{}, error) {
+		Setup: func(side Side) (any, error) {
 			p, err := Start(side, KindCommand, cfg.Options)
 			if err != nil {
 				return nil, err
@@ -144,7 +144,7 @@ func Scenarios(cfg TableConfig) []Scenario {
 			}
 			return p, nil
 		},
-		Measure: func(_ Side, s interface{}) ([]float64, error) {
+		Measure: func(_ Side, s any) ([]float64, error) {
 			d, err := Calls(s.(*Plugin), cfg.Calls)
 			return []float64{float64(d) / float64(cfg.Calls)}, err
 		},
@@ -153,7 +153,7 @@ func Scenarios(cfg TableConfig) []Scenario {
 		Name:    "callback",
 		Metrics: []Metric{{Name: fmt.Sprintf("Ui.Say callback (%d per Run)", cfg.Says), Unit: "µs", Scale: 1e3}},
 		Sides:   withY2013,
-		Setup: func(side Side) (interface{}, error) {
+		Setup: func(side Side) (any, error) {
 			s, err := startBuilder(side)
 			if err != nil {
 				return nil, err
@@ -165,7 +165,7 @@ func Scenarios(cfg TableConfig) []Scenario {
 			}
 			return p, nil
 		},
-		Measure: func(_ Side, s interface{}) ([]float64, error) {
+		Measure: func(_ Side, s any) ([]float64, error) {
 			d, n, err := Callbacks(s.(*Plugin))
 			if err == nil && n != int64(cfg.Says) {
 				err = fmt.Errorf("host got %d callbacks, want %d", n, cfg.Says)
@@ -185,7 +185,7 @@ func Scenarios(cfg TableConfig) []Scenario {
 				{Name: "  host CPU, incl. 20 ms after (mean)", Unit: "ms", Scale: 1e6, Mean: true},
 			},
 			Sides: noY2013,
-			Measure: func(side Side, _ interface{}) ([]float64, error) {
+			Measure: func(side Side, _ any) ([]float64, error) {
 				r, err := StartFirstCall(side, cfg.Options)
 				return []float64{float64(r.Start), float64(r.StartCPU), float64(r.Kill), float64(r.KillCPU)}, err
 			},
@@ -196,7 +196,7 @@ func Scenarios(cfg TableConfig) []Scenario {
 				{Name: "  failures (total)", Unit: "", Scale: 1, Total: true},
 			},
 			Sides: noY2013,
-			Measure: func(side Side, _ interface{}) ([]float64, error) {
+			Measure: func(side Side, _ any) ([]float64, error) {
 				w, failures, err := StartMany(side, 64, cfg.Start64)
 				if failures > 0 && cfg.Progress != nil {
 					fmt.Fprintf(cfg.Progress, "  start64 %s: %d failures, first: %v\n", side, failures, err)
@@ -211,7 +211,7 @@ func Scenarios(cfg TableConfig) []Scenario {
 				{Name: "  growth per call after warm-up", Unit: "B", Scale: 1, NoRatio: true},
 			},
 			Sides: noY2013,
-			Measure: func(side Side, _ interface{}) ([]float64, error) {
+			Measure: func(side Side, _ any) ([]float64, error) {
 				r, err := IdleMemory(side, cfg.Plugins, 20, cfg.Options)
 				return []float64{r.BytesPerPlugin, r.GoroutinesPerPlugin, r.GrowthPerCall}, err
 			},
@@ -243,7 +243,7 @@ func RunTable(cfg TableConfig) ([]Row, error) {
 		sides := sc.Sides(cfg.Sides)
 		t0 := time.Now()
 		fmt.Fprintf(progress, "%s: %d rounds on %v ...", sc.Name, cfg.Rounds, sides)
-		states := map[Side]interface{}{}
+		states := map[Side]any{}
 		teardown := func() {
 			if sc.Teardown != nil {
 				for _, s := range states {

@@ -28,7 +28,7 @@ func (s *streamState) kill() {
 	}
 }
 
-func startStreams(cfg TableConfig, grpcPeer bool) (interface{}, error) {
+func startStreams(cfg TableConfig, grpcPeer bool) (any, error) {
 	p, err := StartStream(cfg.Options)
 	if err != nil {
 		return nil, err
@@ -77,10 +77,10 @@ func streamScenario(cfg TableConfig, dir string) Scenario {
 			rss("  plugin peak RSS growth, gRPC (max)"),
 		},
 		Sides:    onlyPlugwire,
-		Setup:    func(Side) (interface{}, error) { return startStreams(cfg, true) },
-		Teardown: func(s interface{}) { s.(*streamState).kill() },
+		Setup:    func(Side) (any, error) { return startStreams(cfg, true) },
+		Teardown: func(s any) { s.(*streamState).kill() },
 		OptIn:    true,
-		Measure: func(_ Side, s interface{}) ([]float64, error) {
+		Measure: func(_ Side, s any) ([]float64, error) {
 			st := s.(*streamState)
 			size := cfg.StreamSize
 			var c, t, b, g StreamResult
@@ -120,10 +120,10 @@ func smallScenario(cfg TableConfig) Scenario {
 			ratio("  contract with context / Prepare (per round)"),
 		},
 		Sides:    onlyPlugwire,
-		Setup:    func(Side) (interface{}, error) { return startStreams(cfg, false) },
-		Teardown: func(s interface{}) { s.(*streamState).kill() },
+		Setup:    func(Side) (any, error) { return startStreams(cfg, false) },
+		Teardown: func(s any) { s.(*streamState).kill() },
 		OptIn:    true,
-		Measure: func(_ Side, s interface{}) ([]float64, error) {
+		Measure: func(_ Side, s any) ([]float64, error) {
 			st := s.(*streamState)
 			kinds := []string{"small", "ctx", "prepare"}
 			d := map[string]float64{}

@@ -41,8 +41,10 @@ type blockingUi struct {
 
 func (u *blockingUi) Say(string, ...any) {
 	u.once.Do(func() {
-		u.onEnter()
+		// entered first: onEnter makes the plugin die, and the call can
+		// return (and the test look at entered) before onEnter does.
 		close(u.entered)
+		u.onEnter()
 	})
 	<-u.release
 }

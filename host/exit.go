@@ -47,7 +47,7 @@ func (c *Client) wait(out *outputs, stdout, stderr *lineWriter) {
 		waitEnded(conn, 250*time.Millisecond)
 		_ = conn.Close()
 	}
-	c.logger.Debug("plugin exited", "status", status)
+	c.logger.Debug("plugin exited", "pid", c.cmd.Process.Pid, "status", status)
 }
 
 // waitEnded waits up to d for yamux to have read the end of conn.

@@ -28,7 +28,8 @@ func (c *Client) wait(out *outputs, stdout, stderr *lineWriter) {
 	} else if err != nil {
 		status = err.Error()
 	}
-	c.exitErr = exitError(c.name, c.cmd.Process.Pid, c.endStatus(status), c.tail.get())
+	pid := c.cmd.Process.Pid // c.cmd is the next launch's once exited is closed
+	c.exitErr = exitError(c.name, pid, c.endStatus(status), c.tail.get())
 	c.mu.Lock()
 	conn, lifeline := c.conn, c.lifeline
 	c.mu.Unlock()
@@ -47,7 +48,7 @@ func (c *Client) wait(out *outputs, stdout, stderr *lineWriter) {
 		waitEnded(conn, 250*time.Millisecond)
 		_ = conn.Close()
 	}
-	c.logger.Debug("plugin exited", "pid", c.cmd.Process.Pid, "status", status)
+	c.logger.Debug("plugin exited", "pid", pid, "status", status)
 }
 
 // waitEnded waits up to d for yamux to have read the end of conn.

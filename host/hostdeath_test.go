@@ -28,7 +28,10 @@ func TestHostDeathLetsRunCleanUp(t *testing.T) {
 			limit := testutil.Slack(hostHelperGrace + time.Second)
 			if !waitGone(pid, limit) {
 				_ = killPid(pid)
-				t.Fatalf("plugin %d still running %v after its host was SIGKILLed", pid, limit)
+				// Whether the teardown ran tells a plugin that never saw
+				// its host die from one slow to exit.
+				got, err := os.ReadFile(marker)
+				t.Fatalf("plugin %d still running %v after its host was SIGKILLed (teardown marker: %q, %v)", pid, limit, got, err)
 			}
 			gone := time.Since(killed)
 			got, err := os.ReadFile(marker)

@@ -100,9 +100,12 @@ func TestAcceptHostEvictsOldest(t *testing.T) {
 	if accepted != silent+1 || evicted != silent+1-max {
 		t.Errorf("accepted %d, evicted %d; want %d and %d", accepted, evicted, silent+1, silent+1-max)
 	}
+	// Its greeting, if its handshake's goroutine wrote it before the
+	// eviction closed the connection (on a loaded machine it may not
+	// have), then the end.
 	got, ended := readToEnd(conns[0], 5*time.Second)
-	if !ended || len(got) != GreetingSize {
-		t.Errorf("the oldest silent connection got %d bytes and ended=%v; want the greeting, then the end", len(got), ended)
+	if !ended || (len(got) != GreetingSize && len(got) != 0) {
+		t.Errorf("the oldest silent connection got %d bytes and ended=%v; want its greeting or nothing, then the end", len(got), ended)
 	}
 	// Once the host is in, the rest are closed too, and the port is shut.
 	if _, ended := readToEnd(conns[silent-1], 5*time.Second); !ended {

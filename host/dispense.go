@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/rpc"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -70,9 +71,9 @@ func (c *Client) Dispense(name string) (any, error) {
 // Dispense dispenses name from c (as Client.Dispense) and returns it as
 // a T: a shared.Builder, a shared.RemoteCommand, or a host's own contract
 // (see package contract), as c's Config.Plugins makes it. What c dispenses
-// under name that is not a T is an error naming the component and both
-// types (and the Config.Plugins entry that made it, when the host's own
-// entry did), not a panic:
+// under name that is not a T is an error wrapping ErrWrongType, naming the
+// component and both types (and the Config.Plugins entry that made it,
+// when the host's own entry did), not a panic:
 //
 //	b, err := host.Dispense[shared.Builder](client, "builder/ebs")
 func Dispense[T any](c *Client, name string) (T, error) {
@@ -109,7 +110,8 @@ func as[T any](c *Client, raw any, name string) (T, error) {
 			hint = ""
 		}
 	}
-	return t, fmt.Errorf("host: dispensing %q from %s: it is a %s, not a %v%s", name, c.name, typeName(raw), reflect.TypeFor[T](), hint)
+	want := reflect.TypeFor[T]().String()
+	return t, fmt.Errorf("host: dispensing %q from %s: %w: it is a %s, not %s %s%s", name, c.name, ErrWrongType, typeName(raw), article(want), want, hint)
 }
 
 // typeName names the type of a dispensed value for an error: plugwire's
@@ -258,4 +260,12 @@ func (c *command) Synopsis() string {
 func (c *command) SynopsisErr() (string, error) {
 	s, err := c.cmd.SynopsisErr()
 	return s, c.c.callErr(err)
+}
+
+// article is the indefinite article before a type's name in an error.
+func article(name string) string {
+	if name != "" && strings.ContainsRune("aeiouAEIOU", rune(name[0])) {
+		return "an"
+	}
+	return "a"
 }

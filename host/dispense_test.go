@@ -30,27 +30,30 @@ func TestDispenseWrongType(t *testing.T) {
 		{"builder as command", func() error {
 			_, err := host.Dispense[shared.RemoteCommand](p.Client, "builder")
 			return err
-		}, `dispensing "builder" from ` + testExeName + `: it is a shared.Builder, not a shared.RemoteCommand`},
+		}, `dispensing "builder" from ` + testExeName + `: wrong type: it is a shared.Builder, not a shared.RemoteCommand`},
 		{"command as builder", func() error {
 			_, err := host.Dispense[shared.Builder](p.Client, "command")
 			return err
-		}, `dispensing "command" from ` + testExeName + `: it is a shared.RemoteCommand, not a shared.Builder`},
+		}, `dispensing "command" from ` + testExeName + `: wrong type: it is a shared.RemoteCommand, not a shared.Builder`},
 		{"command as a type of the host's own", func() error {
 			_, err := host.Dispense[interface{ Frob() }](p.Client, "command")
 			return err
-		}, `it is a shared.RemoteCommand, not a interface { Frob() }`},
+		}, `it is a shared.RemoteCommand, not an interface { Frob() }`},
 		{"host's own contract as builder", func() error {
 			_, err := host.Dispense[shared.Builder](own.Client, "counter/c")
 			return err
-		}, `dispensing "counter/c" from ` + testExeName + `: it is a host_test.counterClient, not a shared.Builder (Config.Plugins["counter"] makes what "counter/c" dispenses)`},
+		}, `dispensing "counter/c" from ` + testExeName + `: wrong type: it is a host_test.counterClient, not a shared.Builder (Config.Plugins["counter"] makes what "counter/c" dispenses)`},
 		{"Config.Plugins maps a kind to plugwire's builder", func() error {
 			_, err := host.Dispense[Counter](mapped.Client, "counter/c")
 			return err
-		}, `dispensing "counter/c" from ` + testExeName + `: it is a shared.Builder, not a host_test.Counter (Config.Plugins["counter"] makes what "counter/c" dispenses)`},
+		}, `dispensing "counter/c" from ` + testExeName + `: wrong type: it is a shared.Builder, not a host_test.Counter (Config.Plugins["counter"] makes what "counter/c" dispenses)`},
 	} {
 		err := tc.call()
 		if err == nil || !strings.HasSuffix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error %v, want one line ending %q", tc.name, err, tc.want)
+		}
+		if !errors.Is(err, host.ErrWrongType) {
+			t.Errorf("%s: error %v does not wrap ErrWrongType", tc.name, err)
 		}
 		if errors.Is(err, host.ErrProcessExited) {
 			t.Errorf("%s: error %v wraps ErrProcessExited", tc.name, err)

@@ -67,6 +67,12 @@ var (
 	// Catalog.LookupVersion is not one hashicorp/go-version reads. The text
 	// quotes it.
 	ErrBadConstraint = errors.New("malformed version constraint")
+
+	// ErrWrongType: Dispense[T] or DispenseSupervised[T] found the
+	// component, but it is not a T. The text names both types and, when
+	// the host's own Config.Plugins entry made the value, that entry. The
+	// plugin is not harmed: dispensing the right T then works.
+	ErrWrongType = errors.New("wrong type")
 )
 
 // exitError describes how a plugin process ended.

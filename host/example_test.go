@@ -99,7 +99,7 @@ func ExampleDispense() {
 	fmt.Println(err)
 	// Output:
 	// Say hello from a plugin set <nil>
-	// host: dispensing "command/hello" from plugin-demo: it is a shared.RemoteCommand, not a shared.Builder
+	// host: dispensing "command/hello" from plugin-demo: wrong type: it is a shared.RemoteCommand, not a shared.Builder
 }
 
 var (

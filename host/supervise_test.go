@@ -407,7 +407,7 @@ func TestSupervisedCleanupClients(t *testing.T) {
 func TestDispenseSupervised(t *testing.T) {
 	t.Parallel()
 	s := newSup(t, host.SupervisorOptions{}, nil, "serve")
-	if _, err := host.DispenseSupervised[shared.Builder](s.Supervisor, "command", nil); err == nil || !strings.Contains(err.Error(), "not a shared.Builder") {
+	if _, err := host.DispenseSupervised[shared.Builder](s.Supervisor, "command", nil); !errors.Is(err, host.ErrWrongType) || !strings.Contains(err.Error(), "not a shared.Builder") {
 		t.Fatalf("dispensing a command as a builder: %v", err)
 	}
 	var replays int

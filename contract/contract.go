@@ -168,6 +168,10 @@ type method struct {
 	variadic   bool
 	in         []param // without the context
 	out        []param // without the error
+	// streams: a parameter is an io.Reader or io.Writer; callbacks: one
+	// is a contract. A call without a context and without streams needs
+	// no cancellation, one without callbacks no releaser.
+	streams, callbacks bool
 }
 
 // kind is how a parameter or result crosses.
@@ -210,6 +214,8 @@ func newMethod(iface string, rm reflect.Method, index int) (*method, error) {
 			return nil, fmt.Errorf("%s: parameter %d: %v", m.full, i+1, err)
 		}
 		m.in = append(m.in, p)
+		m.streams = m.streams || p.kind == kindReader || p.kind == kindWriter
+		m.callbacks = m.callbacks || p.kind == kindCallback
 	}
 	for i := range ft.NumOut() {
 		t := ft.Out(i)

@@ -62,11 +62,7 @@ func (t *taken) close() {
 	}
 }
 
-func (s *server) take(ids []rpcx.ConnID) (*taken, error) {
-	t := &taken{}
-	if len(ids) == 0 {
-		return t, nil
-	}
+func (s *server) take(ids []rpcx.ConnID, t *taken) error {
 	t.conns, t.clients = map[uint32]net.Conn{}, map[uint32]*rpc.Client{}
 	var first error
 	for _, c := range ids {
@@ -88,9 +84,8 @@ func (s *server) take(ids []rpcx.ConnID) (*taken, error) {
 	}
 	if first != nil {
 		t.close()
-		return nil, first
 	}
-	return t, nil
+	return first
 }
 
 func cmp(a, b error) error {
@@ -102,20 +97,34 @@ func cmp(a, b error) error {
 
 // Call runs one method of the contract.
 func (s *server) Call(a rpcx.CallArgs, r *rpcx.CallReply) error {
-	t, err := s.take(a.Conns)
-	if err != nil {
-		return err
+	var t taken
+	if len(a.Conns) > 0 {
+		if err := s.take(a.Conns, &t); err != nil {
+			return err
+		}
 	}
 	m := s.d.methods[a.Method]
 	if m == nil {
 		t.close()
 		return fmt.Errorf("%s has no method %q here: the two sides were built with different versions of the contract", s.d.name, a.Method)
 	}
-	var rel releaser
-	defer rel.release()
-	ctx, done := s.cancels.Start(a.CallID, a.Deadline)
-	defer done()
-	in, streams, err := s.decodeArgs(ctx, m, a.Args, t, &rel)
+	var rel *releaser
+	if m.callbacks {
+		rel = &releaser{}
+		defer rel.release()
+	}
+	// Only a method with a context or a stream has anything to cancel;
+	// the session counts every call.
+	var ctx context.Context
+	if m.hasCtx || m.streams {
+		c, done := s.cancels.Start(a.CallID, a.Deadline)
+		defer done()
+		ctx = c
+	} else {
+		s.cancels.Session.Begin()
+		defer s.cancels.Session.Finish()
+	}
+	in, streams, err := s.decodeArgs(ctx, m, a.Args, &t, rel)
 	if err != nil {
 		t.close()
 		for _, st := range streams {
@@ -123,7 +132,7 @@ func (s *server) Call(a rpcx.CallArgs, r *rpcx.CallReply) error {
 		}
 		return err
 	}
-	out := s.invoke(m, ctx, in, r)
+	out := s.invoke(m, in, r)
 	for _, st := range streams {
 		st.end()
 	}
@@ -145,13 +154,11 @@ func asError(v reflect.Value) error {
 	return v.Interface().(error)
 }
 
-// invoke calls the method; it returns nil when the method panicked.
-func (s *server) invoke(m *method, ctx context.Context, in []reflect.Value, r *rpcx.CallReply) (out []reflect.Value) {
+// invoke calls the method with in, its arguments (its context first
+// when it takes one); it returns nil when the method panicked.
+func (s *server) invoke(m *method, in []reflect.Value, r *rpcx.CallReply) (out []reflect.Value) {
 	defer rpcx.Recover(m.full, &r.Err)
 	fn := s.impl.Method(m.index)
-	if m.hasCtx {
-		in = append([]reflect.Value{reflect.ValueOf(ctx)}, in...)
-	}
 	if m.variadic {
 		return fn.CallSlice(in)
 	}
@@ -160,7 +167,14 @@ func (s *server) invoke(m *method, ctx context.Context, in []reflect.Value, r *r
 
 func (s *server) decodeArgs(ctx context.Context, m *method, b []byte, t *taken, rel *releaser) ([]reflect.Value, []*inStream, error) {
 	dec := newDecoder(b)
-	in := make([]reflect.Value, len(m.in))
+	var in, args []reflect.Value // args: in without the context
+	if m.hasCtx {
+		in = make([]reflect.Value, 1+len(m.in))
+		in[0], args = reflect.ValueOf(ctx), in[1:]
+	} else {
+		in = make([]reflect.Value, len(m.in))
+		args = in
+	}
 	var streams []*inStream
 	for i, p := range m.in {
 		var v reflect.Value
@@ -202,7 +216,7 @@ func (s *server) decodeArgs(ctx context.Context, m *method, b []byte, t *taken, 
 		if err != nil {
 			return nil, streams, fmt.Errorf("%s: argument %d: %v", m.full, i+1, err)
 		}
-		in[i] = v
+		args[i] = v
 	}
 	return in, streams, nil
 }

@@ -159,8 +159,39 @@ func (c *Cancels) EndAll() {
 type Session struct {
 	mu    sync.Mutex
 	calls map[*callCtx]struct{}
+	plain int // calls without a context (Begin)
 	ended bool
-	idle  chan struct{} // closed when calls becomes empty; made by Wait
+	idle  chan struct{} // closed when no call is left; made by Wait
+}
+
+// Begin counts a call that has no context to cancel (its method takes
+// none, and no stream) until its Finish: Running and Wait include it.
+func (s *Session) Begin() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.plain++
+	s.mu.Unlock()
+}
+
+// Finish ends a call counted by Begin.
+func (s *Session) Finish() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.plain--
+	s.idleLocked()
+	s.mu.Unlock()
+}
+
+// idleLocked wakes Wait when no call is left.
+func (s *Session) idleLocked() {
+	if len(s.calls) == 0 && s.plain == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
 }
 
 func (s *Session) add(ctx *callCtx) {
@@ -185,10 +216,7 @@ func (s *Session) remove(ctx *callCtx) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.calls, ctx)
-	if len(s.calls) == 0 && s.idle != nil {
-		close(s.idle)
-		s.idle = nil
-	}
+	s.idleLocked()
 }
 
 // End cancels the context of every call running and of every later one.
@@ -211,7 +239,7 @@ func (s *Session) Running() int {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.calls)
+	return len(s.calls) + s.plain
 }
 
 // Wait waits up to d for every call to return and reports whether they
@@ -221,7 +249,7 @@ func (s *Session) Wait(d time.Duration) bool {
 		return true
 	}
 	s.mu.Lock()
-	if len(s.calls) == 0 {
+	if len(s.calls) == 0 && s.plain == 0 {
 		s.mu.Unlock()
 		return true
 	}

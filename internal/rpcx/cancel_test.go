@@ -90,3 +90,27 @@ func TestSessionWait(t *testing.T) {
 		t.Errorf("a call started after End: Err() = %v, want context.Canceled", later.Err())
 	}
 }
+
+// A call without a context (Begin) counts as running until Finish: End
+// has nothing to cancel in it, but Wait waits for it.
+func TestSessionCountsPlainCalls(t *testing.T) {
+	var sess Session
+	sess.Begin()
+	c := &Cancels{Session: &sess}
+	_, done := c.Start(1, time.Time{})
+	if n := sess.Running(); n != 2 {
+		t.Errorf("Running() = %d, want 2", n)
+	}
+	done()
+	sess.End()
+	if sess.Wait(10 * time.Millisecond) {
+		t.Error("Wait returned true while a call without a context runs")
+	}
+	go sess.Finish()
+	if !sess.Wait(5 * time.Second) {
+		t.Error("Wait returned false although the call returned")
+	}
+	if n := sess.Running(); n != 0 {
+		t.Errorf("Running() = %d after every call returned, want 0", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/rpc"
 	"reflect"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/internal/rpcx"
@@ -33,8 +34,7 @@ type Client struct {
 	// for callbacks: their stream ends with their method, not the plugin.
 	hook func(error) error
 
-	mu       sync.Mutex
-	released bool
+	released atomic.Bool
 }
 
 // Call calls method (a method of the contract's interface, by name) with
@@ -69,17 +69,11 @@ func Call2[R1, R2 any](c *Client, method string, args ...any) (R1, R2, error) {
 	return r1, r2, err
 }
 
-func (c *Client) isReleased() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.released
-}
+func (c *Client) isReleased() bool { return c.released.Load() }
 
 // release ends a callback client: its method has returned.
 func (c *Client) release() {
-	c.mu.Lock()
-	c.released = true
-	c.mu.Unlock()
+	c.released.Store(true)
 	_ = c.rpc.Close()
 }
 
@@ -120,20 +114,15 @@ func (c *Client) call(name string, args []any, results []any) error {
 		return err
 	}
 	st.start(c.peer)
-	stop := context.AfterFunc(ctx, st.stop)
 	var r rpcx.CallReply
 	a.CallID = c.ids.Next() // the server tracks every call by it
-	if m.hasCtx || len(st.streams) > 0 {
+	if len(st.streams) > 0 {
+		err = c.callStreams(ctx, &a, &r, st.streams)
+	} else if m.hasCtx {
 		err = rpcx.Call(ctx, c.rpc, "Plugin.Call", a.CallID, a, &r)
 	} else {
 		err = c.rpc.Call("Plugin.Call", a, &r)
 	}
-	if err == nil {
-		st.waitWriters(ctx)
-	}
-	stop()
-	st.stop()
-	st.waitWriters(context.Background()) // no Write to them after Call returns
 	if err != nil {
 		return c.failed(m, err)
 	}
@@ -142,10 +131,25 @@ func (c *Client) call(name string, args []any, results []any) error {
 	if err := r.Err.ErrIn(c.d.sentinels); err != nil {
 		return err
 	}
-	if err := st.localErr(); err != nil {
+	if err := st.streams.localErr(); err != nil {
 		return fmt.Errorf("%s: %w", m.full, err)
 	}
 	return derr
+}
+
+// callStreams makes a call with streams: they stop when ctx ends, and
+// the call returns once what the method wrote has reached the caller's
+// writers.
+func (c *Client) callStreams(ctx context.Context, a *rpcx.CallArgs, r *rpcx.CallReply, ss streams) error {
+	stop := context.AfterFunc(ctx, ss.stop)
+	err := rpcx.Call(ctx, c.rpc, "Plugin.Call", a.CallID, *a, r)
+	if err == nil {
+		ss.waitWriters(ctx)
+	}
+	stop()
+	ss.stop()
+	ss.waitWriters(context.Background()) // no Write to them after Call returns
+	return err
 }
 
 // failed is the error of a call that got no answer.
@@ -164,8 +168,11 @@ func (c *Client) failed(m *method, err error) error {
 // streams, started once the arguments are all encoded.
 type callState struct {
 	offers  []offer
-	streams []*outStream
+	streams streams
 }
+
+// streams are a call's stream arguments.
+type streams []*outStream
 
 type offer struct {
 	id  uint32
@@ -181,8 +188,8 @@ func (st *callState) start(p *peer) {
 	}
 }
 
-func (st *callState) stop() {
-	for _, s := range st.streams {
+func (ss streams) stop() {
+	for _, s := range ss {
 		s.stop()
 	}
 }
@@ -190,8 +197,8 @@ func (st *callState) stop() {
 // waitWriters waits until what the method wrote to the caller's writers
 // has been written to them, or ctx ends. A stream whose Dial never
 // succeeded ends within MuxBroker's accept window.
-func (st *callState) waitWriters(ctx context.Context) {
-	for _, s := range st.streams {
+func (ss streams) waitWriters(ctx context.Context) {
+	for _, s := range ss {
 		if s.w == nil {
 			continue
 		}
@@ -203,8 +210,8 @@ func (st *callState) waitWriters(ctx context.Context) {
 	}
 }
 
-func (st *callState) localErr() error {
-	for _, s := range st.streams {
+func (ss streams) localErr() error {
+	for _, s := range ss {
 		if err := s.err(); err != nil {
 			return err
 		}
@@ -213,7 +220,7 @@ func (st *callState) localErr() error {
 }
 
 func (c *Client) encodeArgs(m *method, args []any, a *rpcx.CallArgs, st *callState) ([]byte, error) {
-	enc := newEncoder()
+	var enc encoder
 	for i, p := range m.in {
 		v, err := valueOf(m, i, p, args[i])
 		if err != nil {
@@ -272,17 +279,20 @@ func (c *Client) decodeResults(m *method, b []byte, results []any) error {
 	}
 	dec := newDecoder(b)
 	for i, p := range m.out {
-		var v reflect.Value
+		dst := reflect.ValueOf(results[i]).Elem() // zero: Call1 and Call2 make it
 		var err error
 		if p.kind == kindCallback {
-			v, err = takeCallback(c.peer, p.t, dec, c.rel)
+			var v reflect.Value
+			if v, err = takeCallback(c.peer, p.t, &dec, c.rel); err == nil {
+				dst.Set(v)
+			}
 		} else {
-			v, err = dec.value(p, c.d.decodeJSON)
+			err = dec.into(p, dst, c.d.decodeJSON)
 		}
 		if err != nil {
+			dst.SetZero() // not half a value
 			return fmt.Errorf("%s: result %d: %v", m.full, i+1, err)
 		}
-		reflect.ValueOf(results[i]).Elem().Set(v)
 	}
 	return nil
 }

@@ -71,20 +71,36 @@ func basic(t reflect.Type) bool {
 	return false
 }
 
+// encoder encodes values; its zero value is ready.
 type encoder struct {
+	// head starts with room for its own length, which finish writes
+	// there when it fits in a byte: small values then cost one
+	// allocation.
 	head []byte
-	gobs bytes.Buffer
+	gobs *bytes.Buffer
 	gob  *gob.Encoder
 }
 
-func newEncoder() *encoder { return &encoder{} }
+// lenRoom is the room head keeps for its length; headCap its first size.
+const (
+	lenRoom = 1
+	headCap = 64
+)
+
+func (e *encoder) start() {
+	if e.head == nil {
+		e.head = make([]byte, lenRoom, headCap)
+	}
+}
 
 func (e *encoder) bytes(b []byte) {
+	e.start()
 	e.head = binary.AppendUvarint(e.head, uint64(len(b)))
 	e.head = append(e.head, b...)
 }
 
 func (e *encoder) id(id uint32) error {
+	e.start()
 	e.head = binary.AppendUvarint(e.head, uint64(id))
 	return nil
 }
@@ -107,6 +123,7 @@ func (e *encoder) value(p param, v reflect.Value) error {
 		e.bytes(b)
 		return nil
 	}
+	e.start()
 	if basic(p.t) {
 		switch k := p.t.Kind(); {
 		case k == reflect.Bool:
@@ -142,7 +159,8 @@ func (e *encoder) value(p param, v reflect.Value) error {
 		e.head = append(e.head, 1)
 	}
 	if e.gob == nil {
-		e.gob = gob.NewEncoder(&e.gobs)
+		e.gobs = new(bytes.Buffer)
+		e.gob = gob.NewEncoder(e.gobs)
 	}
 	if err := e.gob.EncodeValue(v); err != nil {
 		return fmt.Errorf("%w: a %v: %v", ErrEncoding, p.t, err)
@@ -152,12 +170,24 @@ func (e *encoder) value(p param, v reflect.Value) error {
 
 // finish returns the encoded values.
 func (e *encoder) finish() []byte {
-	if e.gobs.Len() == 0 && len(e.head) == 0 {
+	var gobs []byte
+	if e.gobs != nil {
+		gobs = e.gobs.Bytes()
+	}
+	if e.head == nil && len(gobs) == 0 {
 		return nil
 	}
-	out := binary.AppendUvarint(make([]byte, 0, 2+len(e.head)+e.gobs.Len()), uint64(len(e.head)))
-	out = append(out, e.head...)
-	return append(out, e.gobs.Bytes()...)
+	var head []byte
+	if e.head != nil {
+		head = e.head[lenRoom:]
+	}
+	if n := len(head); n < 0x80 && e.head != nil {
+		e.head[0] = byte(n) // its uvarint
+		return append(e.head, gobs...)
+	}
+	out := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(head)+len(gobs)), uint64(len(head)))
+	out = append(out, head...)
+	return append(out, gobs...)
 }
 
 type decoder struct {
@@ -167,15 +197,15 @@ type decoder struct {
 	err  error
 }
 
-func newDecoder(b []byte) *decoder {
+func newDecoder(b []byte) decoder {
 	if len(b) == 0 {
-		return &decoder{}
+		return decoder{}
 	}
 	n, k := binary.Uvarint(b)
 	if k <= 0 || uint64(len(b)-k) < n {
-		return &decoder{err: errShort}
+		return decoder{err: errShort}
 	}
-	return &decoder{head: b[k : k+int(n)], rest: b[k+int(n):]}
+	return decoder{head: b[k : k+int(n)], rest: b[k+int(n):]}
 }
 
 func (d *decoder) uvarint() (uint64, error) {
@@ -217,32 +247,40 @@ func (d *decoder) byte() (byte, error) {
 
 // value reads a value of p's value kind (gob or JSON).
 func (d *decoder) value(p param, decodeJSON func([]byte, any) error) (reflect.Value, error) {
-	ptr := reflect.New(p.t)
-	v := ptr.Elem()
+	v := reflect.New(p.t).Elem()
+	if err := d.into(p, v, decodeJSON); err != nil {
+		return reflect.Value{}, err
+	}
+	return v, nil
+}
+
+// into reads a value of p's value kind into v, a settable zero value of
+// p's type, which it may leave partly set when it fails.
+func (d *decoder) into(p param, v reflect.Value, decodeJSON func([]byte, any) error) error {
 	if p.kind == kindJSON {
 		b, err := d.bytes()
 		if err != nil {
-			return reflect.Value{}, err
+			return err
 		}
-		if err := decodeJSON(b, ptr.Interface()); err != nil {
-			return reflect.Value{}, fmt.Errorf("decoding a %v from JSON: %v", p.t, err)
+		if err := decodeJSON(b, v.Addr().Interface()); err != nil {
+			return fmt.Errorf("decoding a %v from JSON: %v", p.t, err)
 		}
-		return v, nil
+		return nil
 	}
 	if basic(p.t) {
-		return v, d.basic(v)
+		return d.basic(v)
 	}
 	if nilable(p.t) {
 		null, err := d.byte()
 		if err != nil || null == 0 {
-			return v, err
+			return err
 		}
 	}
 	if d.gob == nil {
 		d.gob = gob.NewDecoder(bytes.NewReader(d.rest))
 	}
-	if err := d.gob.DecodeValue(ptr); err != nil {
-		return reflect.Value{}, fmt.Errorf("decoding a %v: %v", p.t, err)
+	if err := d.gob.DecodeValue(v.Addr()); err != nil {
+		return fmt.Errorf("decoding a %v: %v", p.t, err)
 	}
 	// gob sends an empty slice or map as nothing at all.
 	switch {
@@ -251,7 +289,7 @@ func (d *decoder) value(p param, decodeJSON func([]byte, any) error) (reflect.Va
 	case v.Kind() == reflect.Map && v.IsNil():
 		v.Set(reflect.MakeMap(p.t))
 	}
-	return v, nil
+	return nil
 }
 
 // basic reads v, of a basic kind.

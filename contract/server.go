@@ -225,7 +225,7 @@ func (s *server) encodeResults(m *method, out []reflect.Value) ([]byte, error) {
 	if len(m.out) == 0 {
 		return nil, nil
 	}
-	enc := newEncoder()
+	var enc encoder
 	for i, p := range m.out {
 		v := out[i]
 		var err error

@@ -108,6 +108,13 @@ func (e *encoder) id(id uint32) error {
 // value writes v, of a value kind (gob or JSON).
 func (e *encoder) value(p param, v reflect.Value) error {
 	if p.kind == kindJSON {
+		if p.t == anySliceType && !v.IsNil() {
+			e.start()
+			var ok bool
+			if e.head, ok = plainStrings(e.head, v); ok {
+				return nil
+			}
+		}
 		b, err := json.Marshal(v.Interface())
 		if err != nil {
 			return fmt.Errorf("%w: a %v: %v", ErrEncoding, v.Type(), err)
@@ -255,12 +262,22 @@ func (d *decoder) value(p param, decodeJSON func([]byte, any) error) (reflect.Va
 }
 
 // into reads a value of p's value kind into v, a settable zero value of
-// p's type, which it may leave partly set when it fails.
+// p's type, which it may leave partly set when it fails. decodeJSON nil
+// is json.Unmarshal.
 func (d *decoder) into(p param, v reflect.Value, decodeJSON func([]byte, any) error) error {
 	if p.kind == kindJSON {
 		b, err := d.bytes()
 		if err != nil {
 			return err
+		}
+		if decodeJSON == nil {
+			if p.t == anySliceType {
+				if a, ok := readPlainStrings(b); ok {
+					*v.Addr().Interface().(*[]any) = a
+					return nil
+				}
+			}
+			decodeJSON = json.Unmarshal
 		}
 		if err := decodeJSON(b, v.Addr().Interface()); err != nil {
 			return fmt.Errorf("decoding a %v from JSON: %v", p.t, err)
@@ -353,7 +370,3 @@ func (d *decoder) id() (uint32, error) {
 	}
 	return uint32(n), err
 }
-
-// jsonDecode is how a JSON-kind value is decoded unless the contract says
-// otherwise.
-func jsonDecode(b []byte, v any) error { return json.Unmarshal(b, v) }

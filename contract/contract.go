@@ -105,7 +105,6 @@ func New[T any](client func(c *Client) T, opts ...Option) *Contract[T] {
 		d.name = t.String()
 	}
 	d.newClient = func(c *Client) any { return client(c) }
-	d.decodeJSON = jsonDecode
 	for _, o := range opts {
 		if o.apply != nil {
 			o.apply(d)
@@ -156,7 +155,7 @@ type desc struct {
 	methods    map[string]*method
 	sentinels  []error
 	newClient  func(*Client) any
-	decodeJSON func([]byte, any) error
+	decodeJSON func([]byte, any) error // nil: json.Unmarshal
 }
 
 // method is one method of a contract.

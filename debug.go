@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/internal/rpcconn"
+	"github.com/plugwire/plugwire/internal/sidestream"
 	"github.com/plugwire/plugwire/internal/wire"
 )
 
@@ -52,6 +53,7 @@ func serveDebug(plugins map[string]plugin.Plugin) error {
 		}
 	}()
 	busy := busyPlugins(plugins, name)
+	plugins = sidestream.Wrap(plugins, &sidestream.Side{Secret: secret, Listen: sidestream.PortRange(minPort, maxPort)})
 	turn := make(chan struct{}, 1) // holds a token while no host is served
 	turn <- struct{}{}
 	var hosts atomic.Int64

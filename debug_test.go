@@ -44,8 +44,14 @@ type debugPlugin struct {
 // at cleanup, as Ctrl-C would.
 func startDebugPlugin(t *testing.T) *debugPlugin {
 	t.Helper()
+	return startDebugPluginOf(t, "set")
+}
+
+// startDebugPluginOf is startDebugPlugin for the test plugin name.
+func startDebugPluginOf(t *testing.T, name string) *debugPlugin {
+	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(bareEnv("set"), wire.EnvDebug+"=1")
+	cmd.Env = append(bareEnv(name), wire.EnvDebug+"=1")
 	ownProcessGroup(cmd)
 	r, err := cmd.StderrPipe()
 	if err != nil {

@@ -16,7 +16,7 @@ func (greeting) Greet() string { return "Hello!" }
 
 // A go-plugin net/rpc plugin type served over plugwire's transport, as the
 // whole main of a plugin binary. Run as "BINARY describe" it prints
-// {"version":"","protocol":3,"components":{"greeter":[""]}}; run by hand,
+// {"version":"","protocol":4,"components":{"greeter":[""]}}; run by hand,
 // without a host, it prints one line on stderr explaining that and exits 1.
 func ExampleServe() {
 	plugwire.Serve(map[string]plugin.Plugin{
@@ -53,7 +53,7 @@ func ExampleSet() {
 		panic(err)
 	}
 	// Output:
-	// {"version":"1.4.0","protocol":3,"components":{"builder":["ebs","instance"],"command":["validate"],"greeter":[""]}}
+	// {"version":"1.4.0","protocol":4,"components":{"builder":["ebs","instance"],"command":["validate"],"greeter":[""]}}
 }
 
 // The whole main of a plugin set's binary. Started by a host it serves the

@@ -25,6 +25,7 @@ import (
 	"github.com/plugwire/plugwire"
 	"github.com/plugwire/plugwire/builderplugin"
 	"github.com/plugwire/plugwire/commandplugin"
+	"github.com/plugwire/plugwire/examples/contracts"
 	"github.com/plugwire/plugwire/host"
 	"github.com/plugwire/plugwire/internal/testutil"
 	"github.com/plugwire/plugwire/internal/wire"
@@ -71,6 +72,10 @@ func TestMain(m *testing.M) {
 			"command/c": &shared.CommandPlugin{Impl: pidCommand("c")},
 			"Greeter":   &greeter.GreeterPlugin{Impl: hello{}},
 		})
+	case "comm":
+		s := plugwire.NewSet()
+		s.Register("communicator", "mem", contracts.Communicators.Plugin(&memComm{files: map[string][]byte{}}))
+		s.Run()
 	case "foreign":
 		plugwire.Serve(map[string]plugin.Plugin{
 			"greeter": &greeter.GreeterPlugin{Impl: hello{}},

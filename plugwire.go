@@ -63,6 +63,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/internal/component"
 	"github.com/plugwire/plugwire/internal/rpcconn"
+	"github.com/plugwire/plugwire/internal/sidestream"
 	"github.com/plugwire/plugwire/internal/wire"
 )
 
@@ -153,6 +154,7 @@ func serve(plugins map[string]plugin.Plugin, lifeline **wire.Lifeline) error {
 	if err != nil {
 		return err
 	}
-	rpcconn.Serve(conn, plugins, hostGone, grace)
+	side := &sidestream.Side{Secret: secret, Listen: sidestream.PortRange(minPort, maxPort)}
+	rpcconn.Serve(conn, sidestream.Wrap(plugins, side), hostGone, grace)
 	return nil
 }

@@ -100,7 +100,7 @@ func (s *Set) Register(kind, name string, p plugin.Plugin) {
 // the names of its components by kind, sorted, with the empty name for a
 // component dispensed as its kind alone:
 //
-//	{"version":"1.4.0","protocol":3,"components":{"builder":["ebs","instance"],"command":["validate"]}}
+//	{"version":"1.4.0","protocol":4,"components":{"builder":["ebs","instance"],"command":["validate"]}}
 //
 // A Version that does not parse is an error naming it, and nothing is
 // written.

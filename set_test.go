@@ -105,11 +105,11 @@ func runByHand(t *testing.T, name string, args ...string) (stdout, stderr string
 func TestSetDescribe(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ plugin, want string }{
-		{"set", `{"version":"1.4.0-dev","protocol":3,"components":{"builder":["","a","b"],"command":["","c"],"greeter":["hi"],"kv":[""]}}` + "\n"},
-		{"builder", `{"version":"","protocol":3,"components":{"builder":[""]}}` + "\n"},
-		{"command", `{"version":"","protocol":3,"components":{"command":[""]}}` + "\n"},
-		{"foreign", `{"version":"","protocol":3,"components":{"greeter":[""],"kv":[""]}}` + "\n"},
-		{"served", `{"version":"","protocol":3,"components":{"builder":[""],"command":["c"]}}` + "\n"},
+		{"set", `{"version":"1.4.0-dev","protocol":4,"components":{"builder":["","a","b"],"command":["","c"],"greeter":["hi"],"kv":[""]}}` + "\n"},
+		{"builder", `{"version":"","protocol":4,"components":{"builder":[""]}}` + "\n"},
+		{"command", `{"version":"","protocol":4,"components":{"command":[""]}}` + "\n"},
+		{"foreign", `{"version":"","protocol":4,"components":{"greeter":[""],"kv":[""]}}` + "\n"},
+		{"served", `{"version":"","protocol":4,"components":{"builder":[""],"command":["c"]}}` + "\n"},
 	} {
 		t.Run(tc.plugin, func(t *testing.T) {
 			t.Parallel()

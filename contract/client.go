@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/internal/rpcx"
+	"github.com/plugwire/plugwire/internal/sidestream"
 )
 
 // peer is one side of one connection: what the clients and servers of the
@@ -18,6 +19,8 @@ import (
 type peer struct {
 	broker *plugin.MuxBroker
 	sess   *rpcx.Session // the plugin's, which ends its calls at hang-up; nil on a host
+	plugin bool          // this process is the plugin (Server), not the host (Client)
+	side   *sidestream.Side
 }
 
 // Client is the caller's side of a contract object: what a contract's
@@ -184,7 +187,7 @@ func (st *callState) start(p *peer) {
 		rpcx.OfferAs(p.broker, o.id, o.srv, o.srv.cancels.EndAll)
 	}
 	for _, s := range st.streams {
-		s.start(p.broker)
+		s.start(p)
 	}
 }
 

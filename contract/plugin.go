@@ -6,6 +6,7 @@ import (
 	"reflect"
 
 	"github.com/hashicorp/go-plugin"
+	"github.com/plugwire/plugwire/internal/sidestream"
 )
 
 // Plugin returns the go-plugin Plugin of the contract. In a plugin's main,
@@ -21,7 +22,17 @@ func (c *Contract[T]) Plugin(impl T) plugin.Plugin {
 // contractPlugin is the go-plugin Plugin of a contract.
 type contractPlugin struct {
 	d    *desc
-	impl any // nil on a host
+	impl any              // nil on a host
+	side *sidestream.Side // nil: streams stay on their broker streams
+}
+
+// WithSide returns the Plugin whose servers and clients move their
+// streams' bytes on connections of their own, as s says (plugwire's
+// Serve and host do this; go-plugin's own serving keeps them on yamux).
+func (p *contractPlugin) WithSide(s *sidestream.Side) plugin.Plugin {
+	q := *p
+	q.side = s
+	return &q
 }
 
 // Server returns the RPC server for the implementation (plugin side).
@@ -29,7 +40,7 @@ func (p *contractPlugin) Server(b *plugin.MuxBroker) (any, error) {
 	if p.impl == nil {
 		return nil, fmt.Errorf("contract %s: Plugin was given a nil implementation", p.d.name)
 	}
-	return newServer(p.d, reflect.ValueOf(p.impl), &peer{broker: b}), nil
+	return newServer(p.d, reflect.ValueOf(p.impl), &peer{broker: b, plugin: true, side: p.side}), nil
 }
 
 // Client returns the contract's client on c (host side).
@@ -40,7 +51,7 @@ func (p *contractPlugin) Client(b *plugin.MuxBroker, c *rpc.Client) (any, error)
 // ClientWithHook is Client for a host that turns the errors of calls that
 // got no answer into its own (host.ErrProcessExited).
 func (p *contractPlugin) ClientWithHook(b *plugin.MuxBroker, c *rpc.Client, hook func(error) error) (any, error) {
-	v, err := clientValue(&peer{broker: b}, p.d.typ, c, nil, hook)
+	v, err := clientValue(&peer{broker: b, side: p.side}, p.d.typ, c, nil, hook)
 	if err != nil {
 		return nil, err
 	}

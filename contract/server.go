@@ -72,7 +72,7 @@ func (s *server) take(ids []rpcx.ConnID, t *taken) error {
 				first = cmp(first, fmt.Errorf("accepting stream %d: %w", c.ID, err))
 				continue
 			}
-			t.conns[c.ID] = conn
+			t.conns[c.ID] = s.peer.stream(conn)
 			continue
 		}
 		cl, err := rpcx.Take(s.peer.broker, c.ID)

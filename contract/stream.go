@@ -10,14 +10,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/internal/rpcx"
+	"github.com/plugwire/plugwire/internal/sidestream"
 )
 
 // An io.Reader or io.Writer argument crosses as a yamux stream of the
-// call's connection, opened through the MuxBroker: yamux's per-stream
-// window (256 KiB) is the flow control, so a slow side slows the other and
-// neither buffers more than that. The bytes go in frames: a 5-byte header
+// call's connection, opened through the MuxBroker, whose first frame
+// moves it to a TCP connection of its own where plugwire serves both sides
+// (package sidestream: yamux moves a fraction of what TCP does). The flow
+// control is TCP's, or yamux's per-stream window (256 KiB), so a slow side
+// slows the other and neither buffers more than that and a chunk. The
+// bytes go in frames: a 5-byte header
 // (type, length) and a body. A data frame carries bytes; the end frame
 // says the producer's io.EOF came; an error frame carries the error the
 // producer's Read (or, backwards, the consumer's Write) failed with, so
@@ -73,6 +76,13 @@ func readErrFrame(r io.Reader, n int, sentinels []error) error {
 	return e.ErrIn(sentinels)
 }
 
+// stream returns the connection of a stream argument opened as conn on
+// the broker: its bytes go on a TCP connection of its own when the two
+// sides settle on one (package sidestream).
+func (p *peer) stream(conn net.Conn) net.Conn {
+	return sidestream.New(conn, p.side, p.plugin)
+}
+
 // past is a deadline that has passed: it wakes a blocked Read or Write.
 var past = time.Unix(1, 0)
 
@@ -91,14 +101,15 @@ type outStream struct {
 	localErr error // r's or w's own failure
 }
 
-func (s *outStream) start(b *plugin.MuxBroker) {
+func (s *outStream) start(p *peer) {
 	s.done = make(chan struct{})
 	go func() {
 		defer close(s.done)
-		conn, err := b.Dial(s.id)
+		bconn, err := p.broker.Dial(s.id)
 		if err != nil {
 			return // the call failed; its error says why
 		}
+		conn := p.stream(bconn)
 		s.mu.Lock()
 		if s.stopped {
 			s.mu.Unlock()
@@ -222,7 +233,8 @@ type inStream struct {
 	left int
 	hdr  [hdrSize]byte
 	// writer
-	buf []byte
+	buf  []byte
+	whdr [hdrSize]byte // writeVectored's header
 }
 
 func newInStream(ctx context.Context, m *method, conn net.Conn, sentinels []error, writer bool) *inStream {
@@ -343,6 +355,9 @@ func (s *inStream) Write(p []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if sc, ok := s.conn.(*sidestream.Conn); ok && sc.Vectored() {
+		return s.writeVectored(sc, p)
+	}
 	if s.buf == nil {
 		s.buf = make([]byte, hdrSize+chunkSize)
 	}
@@ -351,6 +366,26 @@ func (s *inStream) Write(p []byte) (int, error) {
 		n := copy(s.buf[hdrSize:], p[done:])
 		putHeader(s.buf, frameData, n)
 		if _, err := s.conn.Write(s.buf[:hdrSize+n]); err != nil {
+			if s.back != nil {
+				<-s.back // the caller's error, when that is why
+			}
+			return done, s.failure(err, "writing")
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// writeVectored is Write on a side connection: each frame's header and
+// its part of p go in one writev, without copying p (on yamux, two writes
+// would make two yamux frames, so Write copies there).
+func (s *inStream) writeVectored(sc *sidestream.Conn, p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n := min(len(p)-done, chunkSize)
+		putHeader(s.whdr[:], frameData, n)
+		bufs := net.Buffers{s.whdr[:], p[done : done+n]}
+		if _, err := sc.WriteBuffers(&bufs); err != nil {
 			if s.back != nil {
 				<-s.back // the caller's error, when that is why
 			}

@@ -148,7 +148,7 @@ func ExampleDescribe() {
 	}
 	fmt.Println(d.Version, d.Protocol, d.Components)
 	// Output:
-	// 1.0.0 3 map[builder:[file sleep] command:[hello] communicator:[local] provisioner:[upload]]
+	// 1.0.0 4 map[builder:[file sleep] command:[hello] communicator:[local] provisioner:[upload]]
 }
 
 func ExampleDiscover() {

@@ -202,6 +202,7 @@ func (c *Client) connect(ctx context.Context, a *attempt, addrCh <-chan string, 
 		rpcClient *plugin.RPCClient
 		pending   *wire.Pending
 	)
+	c.plugins.setSide(secret)
 	conn, rpcClient, pending, err = rpcconn.Open(raw, secret, due.by, c.plugins.m, mode)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/internal/component"
 	"github.com/plugwire/plugwire/internal/rpcx"
+	"github.com/plugwire/plugwire/internal/sidestream"
+	"github.com/plugwire/plugwire/internal/wire"
 )
 
 // pluginTable is a Client's own copy of Config.Plugins, the map go-plugin's
@@ -26,6 +28,7 @@ type pluginTable struct {
 	m     map[string]plugin.Plugin
 	given []string          // the names Config.Plugins had, sorted, for errors
 	hook  func(error) error // the Client's callErr, set by Dispense
+	side  *sidestream.Side  // the connection's, set before it opens
 }
 
 // newPluginTable copies m. The contracts of package contract in it make
@@ -50,6 +53,14 @@ func (t *pluginTable) setHook(hook func(error) error) {
 	t.mu.Unlock()
 }
 
+// setSide sets what the streams of hooked plugins' clients need to move
+// their bytes on connections of their own: the launch's secret.
+func (t *pluginTable) setSide(secret wire.Secret) {
+	t.mu.Lock()
+	t.side = &sidestream.Side{Secret: secret}
+	t.mu.Unlock()
+}
+
 // hookedPlugin is a contract's Plugin whose clients report the failures
 // of their calls through the table's hook. go-plugin calls Client while
 // Dispense holds the table's read lock.
@@ -59,7 +70,11 @@ type hookedPlugin struct {
 }
 
 func (h hookedPlugin) Client(b *plugin.MuxBroker, c *rpc.Client) (any, error) {
-	return h.Plugin.(rpcx.HookedPlugin).ClientWithHook(b, c, h.t.hook)
+	p := h.Plugin
+	if sp, ok := p.(sidestream.Plugin); ok && h.t.side != nil {
+		p = sp.WithSide(h.t.side)
+	}
+	return p.(rpcx.HookedPlugin).ClientWithHook(b, c, h.t.hook)
 }
 
 // lookup returns the Plugin that dispenses name, adding the entry for a

@@ -165,6 +165,7 @@ func (c *Client) attach(ctx context.Context, deadline time.Time) error {
 		return fmt.Errorf("host: %w: reattaching to %s at %s: %w", ErrConnect, c.name, r.Addr, err)
 	}
 	stopClose := context.AfterFunc(ctx, func() { _ = raw.Close() })
+	c.plugins.setSide(secret)
 	conn, rpcClient, pending, err := rpcconn.Open(raw, secret, deadline, c.plugins.m, rpcconn.Debug)
 	if err == nil {
 		select {

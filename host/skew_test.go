@@ -21,13 +21,16 @@ import (
 // olderProtocols are the last commits of this repository whose plugins
 // speak an older plugwire protocol, by version: 1 had the host speak
 // first; 2 greeted as today but its calls crossed in the encoding of the
-// hand-written Builder and Command RPC, before package contract.
+// hand-written Builder and Command RPC, before package contract; 3 carried
+// a contract's stream arguments on their yamux streams, before their side
+// connections.
 var olderProtocols = []struct {
 	version uint32
 	commit  string
 }{
 	{1, "54d7c04"},
 	{2, "7d0d269"},
+	{3, "6ba4b2e"},
 }
 
 // A plugin built against an older protocol, as it was released in this

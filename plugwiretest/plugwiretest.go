@@ -31,6 +31,7 @@ import (
 	"github.com/plugwire/plugwire/contract"
 	"github.com/plugwire/plugwire/internal/muxconn"
 	"github.com/plugwire/plugwire/internal/rpcconn"
+	"github.com/plugwire/plugwire/internal/sidestream"
 	"github.com/plugwire/plugwire/internal/wire"
 	"github.com/plugwire/plugwire/shared"
 )
@@ -136,7 +137,9 @@ func serve(plugins map[string]plugin.Plugin) (*kit, error) {
 	if err != nil {
 		return fail(fmt.Errorf("connecting to %s: %w", ln.Addr(), err))
 	}
-	k.conn, k.rpc, k.pending, err = rpcconn.Open(raw, secret, deadline, plugins, rpcconn.Eager)
+	// Streams move to connections of their own, as between processes.
+	hostSide := &sidestream.Side{Secret: secret}
+	k.conn, k.rpc, k.pending, err = rpcconn.Open(raw, secret, deadline, sidestream.Wrap(plugins, hostSide), rpcconn.Eager)
 	if err != nil {
 		return fail(fmt.Errorf("opening the RPC session: %w", err))
 	}
@@ -146,7 +149,10 @@ func serve(plugins map[string]plugin.Plugin) (*kit, error) {
 		_ = k.rpc.Close()
 		return fail(a.err)
 	}
-	served := k.calls.wrap(plugins)
+	pluginSide := &sidestream.Side{Secret: secret, Listen: func() (net.Listener, error) {
+		return lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	}}
+	served := k.calls.wrap(sidestream.Wrap(plugins, pluginSide))
 	go func() {
 		defer close(k.served)
 		// Builder and Command calls were ended (close) before the hang-up;

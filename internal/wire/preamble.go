@@ -18,8 +18,11 @@ import (
 // speaks. Hosts and plugins must speak the same one. Version 2 had the
 // plugin greet first, so that each side's proof covers a nonce of the
 // other's; version 3 keeps that preamble and carries every call, Builder's
-// and Command's included, in package contract's encoding.
-const ProtocolVersion uint32 = 3
+// and Command's included, in package contract's encoding. Version 4 moves
+// the bytes of a contract's stream argument to a TCP connection of its own
+// (package sidestream): the plugin's side sends 'u' and an address, or 'y',
+// first on the stream's broker stream.
+const ProtocolVersion uint32 = 4
 
 // SecretSize is the size of the per-launch secret in bytes (256 bits).
 const SecretSize = 32

@@ -117,14 +117,18 @@ func (c *Client) call(name string, args []any, results []any) error {
 		return err
 	}
 	st.start(c.peer)
-	var r rpcx.CallReply
+	rp := new(reply)
+	if len(m.out) > 0 {
+		rp.Results = rp.small[:0]
+	}
+	r := &rp.CallReply
 	a.CallID = c.ids.Next() // the server tracks every call by it
 	if len(st.streams) > 0 {
-		err = c.callStreams(ctx, &a, &r, st.streams)
+		err = c.callStreams(ctx, &a, r, st.streams)
 	} else if m.hasCtx {
-		err = rpcx.Call(ctx, c.rpc, "Plugin.Call", a.CallID, a, &r)
+		err = rpcx.Call(ctx, c.rpc, "Plugin.Call", a.CallID, a, r)
 	} else {
-		err = c.rpc.Call("Plugin.Call", a, &r)
+		err = c.rpc.Call("Plugin.Call", a, r)
 	}
 	if err != nil {
 		return c.failed(m, err)
@@ -138,6 +142,13 @@ func (c *Client) call(name string, args []any, results []any) error {
 		return fmt.Errorf("%s: %w", m.full, err)
 	}
 	return derr
+}
+
+// reply is a call's reply with room for small results: gob decodes them
+// into it rather than into a slice it makes (three allocations).
+type reply struct {
+	rpcx.CallReply
+	small [48]byte
 }
 
 // callStreams makes a call with streams: they stop when ctx ends, and

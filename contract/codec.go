@@ -105,59 +105,75 @@ func (e *encoder) id(id uint32) error {
 	return nil
 }
 
-// value writes v, of a value kind (gob or JSON).
+// value writes v, of a value kind (gob or JSON). It and what it calls for
+// basic kinds keep small frames: a call's server runs on a goroutine whose
+// stack a deeper one would grow (see internal/direct).
 func (e *encoder) value(p param, v reflect.Value) error {
 	if p.kind == kindJSON {
-		if p.t == anySliceType && !v.IsNil() {
-			e.start()
-			var ok bool
-			if e.head, ok = plainStrings(e.head, v); ok {
-				return nil
-			}
-		}
-		b, err := json.Marshal(v.Interface())
-		if err != nil {
-			return fmt.Errorf("%w: a %v: %v", ErrEncoding, v.Type(), err)
-		}
-		// JSON would carry a string that is not UTF-8 with its bad bytes
-		// replaced by U+FFFD, which it writes as this escape (a real
-		// U+FFFD it writes as it is): refuse rather than change the data.
-		if bytes.Contains(b, []byte(`\ufffd`)) {
-			if path, str, ok := notUTF8(v, "", 0); ok {
-				return fmt.Errorf("%w: a %v: the string %s at %s is not valid UTF-8, and a value holding interfaces crosses as JSON", ErrEncoding, v.Type(), wire.Quote(str), path)
-			}
-		}
-		e.bytes(b)
-		return nil
+		return e.json(p, v)
 	}
 	e.start()
 	if basic(p.t) {
-		switch k := p.t.Kind(); {
-		case k == reflect.Bool:
-			b := byte(0)
-			if v.Bool() {
-				b = 1
-			}
-			e.head = append(e.head, b)
-		case k == reflect.String:
-			e.head = binary.AppendUvarint(e.head, uint64(v.Len()))
-			e.head = append(e.head, v.String()...)
-		case k == reflect.Float32 || k == reflect.Float64:
-			e.head = binary.LittleEndian.AppendUint64(e.head, math.Float64bits(v.Float()))
-		case v.CanInt():
-			e.head = binary.AppendVarint(e.head, v.Int())
-		case v.CanUint():
-			e.head = binary.AppendUvarint(e.head, v.Uint())
-		default: // []byte
-			if v.IsNil() {
-				e.head = append(e.head, 0)
-				return nil
-			}
-			e.head = append(e.head, 1)
-			e.bytes(v.Bytes())
-		}
+		e.basic(v)
 		return nil
 	}
+	return e.gobValue(p, v)
+}
+
+func (e *encoder) json(p param, v reflect.Value) error {
+	if p.t == anySliceType && !v.IsNil() {
+		e.start()
+		var ok bool
+		if e.head, ok = plainStrings(e.head, v); ok {
+			return nil
+		}
+	}
+	b, err := json.Marshal(v.Interface())
+	if err != nil {
+		return fmt.Errorf("%w: a %v: %v", ErrEncoding, v.Type(), err)
+	}
+	// JSON would carry a string that is not UTF-8 with its bad bytes
+	// replaced by U+FFFD, which it writes as this escape (a real U+FFFD it
+	// writes as it is): refuse rather than change the data.
+	if bytes.Contains(b, []byte(`\ufffd`)) {
+		if path, str, ok := notUTF8(v, "", 0); ok {
+			return fmt.Errorf("%w: a %v: the string %s at %s is not valid UTF-8, and a value holding interfaces crosses as JSON", ErrEncoding, v.Type(), wire.Quote(str), path)
+		}
+	}
+	e.bytes(b)
+	return nil
+}
+
+// basic writes v, of a basic kind.
+func (e *encoder) basic(v reflect.Value) {
+	switch k := v.Kind(); {
+	case k == reflect.Bool:
+		b := byte(0)
+		if v.Bool() {
+			b = 1
+		}
+		e.head = append(e.head, b)
+	case k == reflect.String:
+		e.head = binary.AppendUvarint(e.head, uint64(v.Len()))
+		e.head = append(e.head, v.String()...)
+	case k == reflect.Float32 || k == reflect.Float64:
+		e.head = binary.LittleEndian.AppendUint64(e.head, math.Float64bits(v.Float()))
+	case v.CanInt():
+		e.head = binary.AppendVarint(e.head, v.Int())
+	case v.CanUint():
+		e.head = binary.AppendUvarint(e.head, v.Uint())
+	default: // []byte
+		if v.IsNil() {
+			e.head = append(e.head, 0)
+			return
+		}
+		e.head = append(e.head, 1)
+		e.bytes(v.Bytes())
+	}
+}
+
+// gobValue writes v, of a kind gob encodes, and its nil flag.
+func (e *encoder) gobValue(p param, v reflect.Value) error {
 	if nilable(p.t) {
 		if v.IsNil() {
 			e.head = append(e.head, 0)
@@ -252,41 +268,82 @@ func (d *decoder) byte() (byte, error) {
 	return b, nil
 }
 
+// allocs make settable zero values of common types without reflect.New,
+// whose lookup of the pointer type costs more time and stack (see
+// internal/direct).
+var allocs = map[reflect.Type]func() reflect.Value{
+	reflect.TypeFor[string]():   alloc[string],
+	reflect.TypeFor[bool]():     alloc[bool],
+	reflect.TypeFor[int]():      alloc[int],
+	reflect.TypeFor[int64]():    alloc[int64],
+	reflect.TypeFor[uint64]():   alloc[uint64],
+	reflect.TypeFor[float64]():  alloc[float64],
+	reflect.TypeFor[[]byte]():   alloc[[]byte],
+	reflect.TypeFor[[]string](): alloc[[]string],
+	reflect.TypeFor[[]any]():    alloc[[]any],
+	reflect.TypeFor[any]():      alloc[any],
+}
+
+func alloc[T any]() reflect.Value { return reflect.ValueOf(new(T)).Elem() }
+
 // value reads a value of p's value kind (gob or JSON).
 func (d *decoder) value(p param, decodeJSON func([]byte, any) error) (reflect.Value, error) {
-	v := reflect.New(p.t).Elem()
-	if err := d.into(p, v, decodeJSON); err != nil {
+	v := p.zero()
+	var err error
+	if p.kind == kindGob && basic(p.t) { // into's case, a frame less deep
+		err = d.basic(v)
+	} else {
+		err = d.into(p, v, decodeJSON)
+	}
+	if err != nil {
 		return reflect.Value{}, err
 	}
 	return v, nil
+}
+
+// zero returns a settable zero value of p's type.
+func (p param) zero() reflect.Value {
+	if p.alloc != nil {
+		return p.alloc()
+	}
+	return reflect.New(p.t).Elem()
 }
 
 // into reads a value of p's value kind into v, a settable zero value of
 // p's type, which it may leave partly set when it fails. decodeJSON nil
 // is json.Unmarshal.
 func (d *decoder) into(p param, v reflect.Value, decodeJSON func([]byte, any) error) error {
-	if p.kind == kindJSON {
-		b, err := d.bytes()
-		if err != nil {
-			return err
-		}
-		if decodeJSON == nil {
-			if p.t == anySliceType {
-				if a, ok := readPlainStrings(b); ok {
-					*v.Addr().Interface().(*[]any) = a
-					return nil
-				}
-			}
-			decodeJSON = json.Unmarshal
-		}
-		if err := decodeJSON(b, v.Addr().Interface()); err != nil {
-			return fmt.Errorf("decoding a %v from JSON: %v", p.t, err)
-		}
-		return nil
-	}
-	if basic(p.t) {
+	switch {
+	case p.kind == kindJSON:
+		return d.json(p, v, decodeJSON)
+	case basic(p.t):
 		return d.basic(v)
 	}
+	return d.gobValue(p, v)
+}
+
+func (d *decoder) json(p param, v reflect.Value, decodeJSON func([]byte, any) error) error {
+	b, err := d.bytes()
+	if err != nil {
+		return err
+	}
+	if decodeJSON == nil {
+		if p.t == anySliceType {
+			if a, ok := readPlainStrings(b); ok {
+				*v.Addr().Interface().(*[]any) = a
+				return nil
+			}
+		}
+		decodeJSON = json.Unmarshal
+	}
+	if err := decodeJSON(b, v.Addr().Interface()); err != nil {
+		return fmt.Errorf("decoding a %v from JSON: %v", p.t, err)
+	}
+	return nil
+}
+
+// gobValue reads a value gob encodes, after its nil flag.
+func (d *decoder) gobValue(p param, v reflect.Value) error {
 	if nilable(p.t) {
 		null, err := d.byte()
 		if err != nil || null == 0 {
@@ -337,14 +394,14 @@ func (d *decoder) basic(v reflect.Value) error {
 		}
 		d.head = d.head[k:]
 		if v.OverflowInt(n) {
-			return fmt.Errorf("%d overflows a %v", n, v.Type())
+			return overflows(n, v.Type())
 		}
 		v.SetInt(n)
 		return nil
 	case v.CanUint():
 		n, err := d.uvarint()
 		if err == nil && v.OverflowUint(n) {
-			err = fmt.Errorf("%d overflows a %v", n, v.Type())
+			err = overflows(n, v.Type())
 		}
 		if err == nil {
 			v.SetUint(n)
@@ -361,6 +418,14 @@ func (d *decoder) basic(v reflect.Value) error {
 		}
 		return err
 	}
+}
+
+// overflows is the error of a number too large for t; out of line, as
+// fmt's arguments would widen basic's frame.
+//
+//go:noinline
+func overflows[N int64 | uint64](n N, t reflect.Type) error {
+	return fmt.Errorf("%d overflows a %v", n, t)
 }
 
 func (d *decoder) id() (uint32, error) {

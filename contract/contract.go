@@ -171,6 +171,7 @@ type method struct {
 	// is a contract. A call without a context and without streams needs
 	// no cancellation, one without callbacks no releaser.
 	streams, callbacks bool
+	plain              bool // none of the three: server.callPlain
 }
 
 // kind is how a parameter or result crosses.
@@ -187,6 +188,9 @@ const (
 type param struct {
 	t    reflect.Type
 	kind kind
+	// alloc makes a settable zero value of t, for the common types
+	// (allocs); nil: reflect.New.
+	alloc func() reflect.Value
 }
 
 var (
@@ -216,6 +220,7 @@ func newMethod(iface string, rm reflect.Method, index int) (*method, error) {
 		m.streams = m.streams || p.kind == kindReader || p.kind == kindWriter
 		m.callbacks = m.callbacks || p.kind == kindCallback
 	}
+	m.plain = !m.hasCtx && !m.streams && !m.callbacks
 	for i := range ft.NumOut() {
 		t := ft.Out(i)
 		if t == errType && i == ft.NumOut()-1 {
@@ -247,23 +252,23 @@ func newParam(t reflect.Type, pos position) (param, error) {
 			return param{}, fmt.Errorf("%v cannot be a result (pass an io.Writer or io.Reader in instead)", t)
 		}
 		if t == readerType {
-			return param{t, kindReader}, nil
+			return param{t: t, kind: kindReader}, nil
 		}
-		return param{t, kindWriter}, nil
+		return param{t: t, kind: kindWriter}, nil
 	case t == ctxType:
 		return param{}, fmt.Errorf("%v is allowed only as the first parameter", t)
 	case t == errType:
 		return param{}, fmt.Errorf("%v is allowed only as the last result", t)
 	case t.Kind() == reflect.Interface && t.NumMethod() > 0:
-		return param{t, kindCallback}, nil // checked to be a contract at the call
+		return param{t: t, kind: kindCallback}, nil // checked to be a contract at the call
 	}
 	if bad := cannotCross(t, map[reflect.Type]bool{}); bad != nil {
 		return param{}, fmt.Errorf("%v cannot cross the wire (it holds a %v)", t, bad)
 	}
 	if holdsInterface(t, map[reflect.Type]bool{}) {
-		return param{t, kindJSON}, nil
+		return param{t: t, kind: kindJSON, alloc: allocs[t]}, nil
 	}
-	return param{t, kindGob}, nil
+	return param{t: t, kind: kindGob, alloc: allocs[t]}, nil
 }
 
 // cannotCross returns the type within t that neither gob nor JSON encodes.

@@ -74,8 +74,8 @@ func readPlainStrings(b []byte) ([]any, bool) {
 	if len(b) < 4 || b[0] != '[' || b[len(b)-1] != ']' {
 		return nil, false
 	}
-	var out []any
-	for rest := b[1:]; ; {
+	n := 0
+	for rest := b[1:]; ; n++ {
 		if len(rest) == 0 || rest[0] != '"' {
 			return nil, false
 		}
@@ -83,15 +83,20 @@ func readPlainStrings(b []byte) ([]any, bool) {
 		if end < 0 || !plainJSON(rest[1:1+end]) {
 			return nil, false // a '\\' before a quote is not plain either
 		}
-		out = append(out, string(rest[1:1+end]))
 		rest = rest[2+end:]
-		switch {
-		case len(rest) == 1 && rest[0] == ']':
-			return out, true
-		case len(rest) > 1 && rest[0] == ',':
-			rest = rest[1:]
-		default:
+		if len(rest) == 1 && rest[0] == ']' {
+			break
+		}
+		if len(rest) < 2 || rest[0] != ',' {
 			return nil, false
 		}
+		rest = rest[1:]
 	}
+	out := make([]any, 0, n+1)
+	for rest := b[1:]; len(out) <= n; {
+		end := bytes.IndexByte(rest[1:], '"')
+		out = append(out, string(rest[1:1+end]))
+		rest = rest[3+end:]
+	}
+	return out, true
 }

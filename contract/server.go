@@ -17,6 +17,7 @@ type server struct {
 	impl    reflect.Value
 	peer    *peer
 	cancels rpcx.Cancels
+	direct  []any // by method index: see directMethods
 }
 
 func newServer(d *desc, impl reflect.Value, p *peer) *server {
@@ -28,6 +29,9 @@ func newServer(d *desc, impl reflect.Value, p *peer) *server {
 		iv := reflect.New(d.typ).Elem()
 		iv.Set(impl)
 		s.impl = iv
+	}
+	if d != nil {
+		s.direct = directMethods(d, impl)
 	}
 	s.cancels.Session = p.sess
 	return s
@@ -97,6 +101,63 @@ func cmp(a, b error) error {
 
 // Call runs one method of the contract.
 func (s *server) Call(a rpcx.CallArgs, r *rpcx.CallReply) error {
+	if m := s.d.methods[a.Method]; m != nil && m.plain && len(a.Conns) == 0 {
+		return s.callPlain(m, a.Args, r)
+	}
+	return s.call(&a, r)
+}
+
+// callPlain is call for a method without a context, streams or
+// callbacks, in smaller frames: net/rpc's goroutine has a small stack
+// (see internal/direct).
+func (s *server) callPlain(m *method, b []byte, r *rpcx.CallReply) error {
+	s.cancels.Session.Begin()
+	defer s.cancels.Session.Finish()
+	in, err := s.decodePlain(m, b)
+	if err != nil {
+		return err
+	}
+	out := s.invoke(m, in, r)
+	if out == nil {
+		return nil // it panicked: r.Err says so
+	}
+	return s.reply(m, out, r)
+}
+
+func (s *server) decodePlain(m *method, b []byte) ([]reflect.Value, error) {
+	dec := newDecoder(b)
+	in := make([]reflect.Value, len(m.in))
+	for i, p := range m.in {
+		// decoder.value's cases, without its frame and into's.
+		v := p.zero()
+		var err error
+		switch {
+		case p.kind == kindJSON:
+			err = dec.json(p, v, s.d.decodeJSON)
+		case basic(p.t):
+			err = dec.basic(v)
+		default:
+			err = dec.gobValue(p, v)
+		}
+		if err != nil {
+			return nil, numbered(m, "argument", i, err)
+		}
+		in[i] = v
+	}
+	return in, nil
+}
+
+// reply puts what the method returned, out, into r.
+func (s *server) reply(m *method, out []reflect.Value, r *rpcx.CallReply) (err error) {
+	if m.hasErr {
+		r.Err = rpcx.EncodeErrorIn(asError(out[len(out)-1]), s.d.sentinels)
+		out = out[:len(out)-1]
+	}
+	r.Results, err = s.encodeResults(m, out)
+	return err
+}
+
+func (s *server) call(a *rpcx.CallArgs, r *rpcx.CallReply) error {
 	var t taken
 	if len(a.Conns) > 0 {
 		if err := s.take(a.Conns, &t); err != nil {
@@ -139,12 +200,7 @@ func (s *server) Call(a rpcx.CallArgs, r *rpcx.CallReply) error {
 	if out == nil {
 		return nil // it panicked: r.Err says so
 	}
-	if m.hasErr {
-		r.Err = rpcx.EncodeErrorIn(asError(out[len(out)-1]), s.d.sentinels)
-		out = out[:len(out)-1]
-	}
-	r.Results, err = s.encodeResults(m, out)
-	return err
+	return s.reply(m, out, r)
 }
 
 func asError(v reflect.Value) error {
@@ -158,6 +214,9 @@ func asError(v reflect.Value) error {
 // when it takes one); it returns nil when the method panicked.
 func (s *server) invoke(m *method, in []reflect.Value, r *rpcx.CallReply) (out []reflect.Value) {
 	defer rpcx.Recover(m.full, &r.Err)
+	if s.direct != nil && s.direct[m.index] != nil {
+		return callDirect(s.direct[m.index], in)
+	}
 	fn := s.impl.Method(m.index)
 	if m.variadic {
 		return fn.CallSlice(in)
@@ -165,6 +224,9 @@ func (s *server) invoke(m *method, in []reflect.Value, r *rpcx.CallReply) (out [
 	return fn.Call(in)
 }
 
+// decodeArgs, encodeResults and what they call for small values keep
+// small frames, rare paths out of line: net/rpc's goroutine has a small
+// stack (see internal/direct).
 func (s *server) decodeArgs(ctx context.Context, m *method, b []byte, t *taken, rel *releaser) ([]reflect.Value, []*inStream, error) {
 	dec := newDecoder(b)
 	var in, args []reflect.Value // args: in without the context
@@ -179,46 +241,55 @@ func (s *server) decodeArgs(ctx context.Context, m *method, b []byte, t *taken, 
 	for i, p := range m.in {
 		var v reflect.Value
 		var err error
-		switch p.kind {
-		case kindCallback, kindReader, kindWriter:
-			var id uint32
-			id, err = dec.id()
-			if err != nil {
-				break
-			}
-			v = reflect.Zero(p.t)
-			if id == 0 {
-				break
-			}
-			if p.kind == kindCallback {
-				cl := t.clients[id]
-				if cl == nil {
-					err = fmt.Errorf("callback %d was not offered", id)
-					break
-				}
-				delete(t.clients, id)
-				v, err = clientValue(s.peer, p.t, cl, rel, nil)
-				break
-			}
-			conn := t.conns[id]
-			if conn == nil {
-				err = fmt.Errorf("stream %d was not offered", id)
-				break
-			}
-			delete(t.conns, id)
-			st := newInStream(ctx, m, conn, s.d.sentinels, p.kind == kindWriter)
-			streams = append(streams, st)
-			v = reflect.New(p.t).Elem()
-			v.Set(reflect.ValueOf(st))
-		default:
+		if p.kind == kindCallback || p.kind == kindReader || p.kind == kindWriter {
+			v, err = s.takeArg(ctx, m, p, &dec, t, rel, &streams)
+		} else {
 			v, err = dec.value(p, s.d.decodeJSON)
 		}
 		if err != nil {
-			return nil, streams, fmt.Errorf("%s: argument %d: %v", m.full, i+1, err)
+			return nil, streams, numbered(m, "argument", i, err)
 		}
 		args[i] = v
 	}
 	return in, streams, nil
+}
+
+// takeArg reads a callback or stream argument and returns what the method
+// gets for it; a stream it adds to streams.
+func (s *server) takeArg(ctx context.Context, m *method, p param, dec *decoder, t *taken, rel *releaser, streams *[]*inStream) (reflect.Value, error) {
+	id, err := dec.id()
+	if err != nil || id == 0 {
+		return reflect.Zero(p.t), err
+	}
+	if p.kind == kindCallback {
+		cl := t.clients[id]
+		if cl == nil {
+			return reflect.Value{}, fmt.Errorf("callback %d was not offered", id)
+		}
+		delete(t.clients, id)
+		return clientValue(s.peer, p.t, cl, rel, nil)
+	}
+	conn := t.conns[id]
+	if conn == nil {
+		return reflect.Value{}, fmt.Errorf("stream %d was not offered", id)
+	}
+	delete(t.conns, id)
+	st := newInStream(ctx, m, conn, s.d.sentinels, p.kind == kindWriter)
+	*streams = append(*streams, st)
+	v := reflect.New(p.t).Elem()
+	v.Set(reflect.ValueOf(st))
+	return v, nil
+}
+
+// numbered is err for argument or result i of m; out of line, as fmt's
+// arguments would widen its callers' frames.
+//
+//go:noinline
+func numbered(m *method, what string, i int, err error) error {
+	if what == "argument" {
+		return fmt.Errorf("%s: %s %d: %v", m.full, what, i+1, err)
+	}
+	return fmt.Errorf("%s: %s %d: %w", m.full, what, i+1, err)
 }
 
 func (s *server) encodeResults(m *method, out []reflect.Value) ([]byte, error) {
@@ -227,24 +298,28 @@ func (s *server) encodeResults(m *method, out []reflect.Value) ([]byte, error) {
 	}
 	var enc encoder
 	for i, p := range m.out {
-		v := out[i]
 		var err error
 		if p.kind == kindCallback {
-			var id uint32
-			if !isNil(v) {
-				srv := newServer(lookup(p.t), v, s.peer)
-				if srv.d == nil {
-					return nil, fmt.Errorf("%s: result %d: %v is not a contract", m.full, i+1, p.t)
-				}
-				id = rpcx.Offer(s.peer.broker, srv, srv.cancels.EndAll)
-			}
-			err = enc.id(id)
+			err = s.offerResult(&enc, p, out[i])
 		} else {
-			err = enc.value(p, v)
+			err = enc.value(p, out[i])
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: result %d: %w", m.full, i+1, err)
+			return nil, numbered(m, "result", i, err)
 		}
 	}
 	return enc.finish(), nil
+}
+
+// offerResult offers v, a callback result, and writes its id.
+func (s *server) offerResult(enc *encoder, p param, v reflect.Value) error {
+	var id uint32
+	if !isNil(v) {
+		srv := newServer(lookup(p.t), v, s.peer)
+		if srv.d == nil {
+			return fmt.Errorf("%v is not a contract", p.t)
+		}
+		id = rpcx.Offer(s.peer.broker, srv, srv.cancels.EndAll)
+	}
+	return enc.id(id)
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -322,6 +323,48 @@ func TestCommand(t *testing.T) {
 	}
 	if got := ui.got(); got[len(got)-1] != `error: no builder "vm"` {
 		t.Fatalf("Ui got %q", got)
+	}
+}
+
+// panicCommand panics in Synopsis, and its Run says a line to a Ui that
+// panics.
+type panicCommand struct{}
+
+func (panicCommand) Synopsis() string { panic("boom") }
+func (panicCommand) Run(_ context.Context, env shared.Environment, _ []string) int {
+	env.Ui().Say("%s", "to a Ui that panics")
+	return 7
+}
+
+type panicUi struct{ said atomic.Int32 }
+
+// panicEnv is an Environment whose Ui panics.
+type panicEnv struct {
+	hostEnv
+	ui *panicUi
+}
+
+func (e panicEnv) Ui() shared.Ui { return e.ui }
+
+func (u *panicUi) Say(string, ...any)   { u.said.Add(1); panic("ui boom") }
+func (u *panicUi) Error(string, ...any) {}
+
+// A panic in Synopsis or Ui.Say, which their servers call without
+// reflection, is caught as any method's: the caller gets ErrPanic, the
+// process goes on.
+func TestCommandPanics(t *testing.T) {
+	t.Parallel()
+	c := plugwiretest.Command(t, panicCommand{})
+	s, err := c.SynopsisErr()
+	if s != "" || !errors.Is(err, shared.ErrPanic) || err.Error() != "panic in Command.Synopsis: boom" {
+		t.Fatalf("SynopsisErr = %q, %v; want a panic error", s, err)
+	}
+	ui := &panicUi{}
+	if code := c.Run(context.Background(), panicEnv{ui: ui}, nil); code != 7 || ui.said.Load() != 1 {
+		t.Fatalf("Run = %d with %d lines said, want 7 with 1", code, ui.said.Load())
+	}
+	if s, err := c.SynopsisErr(); err == nil || s != "" {
+		t.Fatalf("SynopsisErr after the panics = %q, %v", s, err)
 	}
 }
 

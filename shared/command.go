@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/plugwire/plugwire/contract"
+	"github.com/plugwire/plugwire/internal/direct"
 )
 
 // Command is a CLI subcommand: the contract of a "command" plugin.
@@ -26,6 +27,11 @@ type RemoteCommand interface {
 }
 
 var commandContract = contract.New[Command](func(c *contract.Client) Command { return commandClient{c} })
+
+// Synopsis is the call a host makes most; its server calls it directly.
+func init() {
+	direct.Register(func(c Command) map[string]any { return map[string]any{"Synopsis": c.Synopsis} })
+}
 
 // commandClient is the Command the host holds.
 type commandClient struct{ c *contract.Client }

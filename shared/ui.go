@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/plugwire/plugwire/contract"
+	"github.com/plugwire/plugwire/internal/direct"
 )
 
 // Ui is how a plugin talks to the person running the host.
@@ -16,6 +17,12 @@ type Ui interface {
 }
 
 var _ = contract.New[Ui](func(c *contract.Client) Ui { return uiClient{c} })
+
+// A build says many lines; the host's Ui server calls Say and Error
+// directly.
+func init() {
+	direct.Register(func(u Ui) map[string]any { return map[string]any{"Say": u.Say, "Error": u.Error} })
+}
 
 // uiClient is the Ui the other side of a call receives. It formats on its
 // own side and sends the finished text, which the other side shows with

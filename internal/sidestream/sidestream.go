@@ -114,15 +114,17 @@ var past = time.Unix(1, 0)
 // both, and ends the settling at once.
 type Conn struct {
 	broker net.Conn
+	plugin bool
 	ready  chan struct{}
 	stop   chan struct{}
 	once   sync.Once
 
-	mu     sync.Mutex
-	closed bool
-	tcp    net.Conn // the side connection, once dialed or accepted
-	io     net.Conn // where the bytes go, once ready
-	err    error    // why there is nowhere, once ready
+	mu      sync.Mutex
+	closed  bool
+	settled bool     // settle has decided (io, err); ready closes next
+	tcp     net.Conn // the side connection, once dialed or accepted
+	io      net.Conn // where the bytes go, once ready
+	err     error    // why there is nowhere, once ready
 }
 
 // New returns the connection of the stream opened as broker. plugin says
@@ -130,7 +132,7 @@ type Conn struct {
 // information (go-plugin's own serving): a plugin then sends 'y', and a
 // host refuses 'u'.
 func New(broker net.Conn, s *Side, plugin bool) *Conn {
-	c := &Conn{broker: broker, ready: make(chan struct{}), stop: make(chan struct{})}
+	c := &Conn{broker: broker, plugin: plugin, ready: make(chan struct{}), stop: make(chan struct{})}
 	go c.settle(s, plugin)
 	return c
 }
@@ -151,10 +153,18 @@ func (c *Conn) settle(s *Side, plugin bool) {
 		_ = c.tcp.Close()
 	}
 	c.io, c.err = conn, err
+	c.settled = true
 	c.mu.Unlock()
 	if err != nil {
-		// The other side learns at once that the stream failed (a
-		// plugin waiting for the host that will not dial).
+		if !plugin && conn != c.broker {
+			// A plugin that sent 'u' waits for this host's connection
+			// until acceptWait, holding its listener and its method's
+			// call: 'n' ends that at once, whatever failed here, the
+			// host's Close (its call ended) included. Not after 'y':
+			// the plugin reads frames there.
+			_ = writeFirst(c.broker, frameNo, "")
+		}
+		// The other side learns at once that the stream failed.
 		_ = c.broker.SetReadDeadline(past)
 		_ = c.broker.Close()
 	}
@@ -200,7 +210,8 @@ func (c *Conn) offer(s *Side) (net.Conn, error) {
 		return nil, err
 	}
 	// The host sends nothing more on the broker stream but 'n', when it
-	// will not connect (it failed, or has no side information). Its end
+	// will not connect (it failed, has no side information, or gave the
+	// stream up). Its end
 	// means nothing: a host that sent its last bytes on the side
 	// connection closes both, maybe before AcceptHost has returned here.
 	refused := make(chan struct{})
@@ -255,8 +266,7 @@ func (c *Conn) follow(s *Side) (net.Conn, error) {
 	}
 	conn, err := c.dial(s, string(b))
 	if err != nil {
-		_ = writeFirst(c.broker, frameNo, "") // the plugin stops waiting
-		return nil, err
+		return nil, err // settle says 'n': the plugin stops waiting
 	}
 	Dialed.Add(1)
 	return conn, nil
@@ -359,11 +369,13 @@ func (c *Conn) WriteBuffers(bufs *net.Buffers) (int64, error) {
 }
 
 // Close closes the broker stream and the side connection, settled or
-// not.
+// not. A host's stream still settling is left to settle to close the
+// broker stream, which it does at once, after its 'n'.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	c.closed = true // before stop: settle then reports the Close
 	tcp := c.tcp
+	settling := !c.plugin && !c.settled
 	c.mu.Unlock()
 	c.once.Do(func() { close(c.stop) })
 	// Wake the host's read of the first frame, or the plugin's watch of
@@ -372,6 +384,11 @@ func (c *Conn) Close() error {
 	_ = c.broker.SetReadDeadline(past)
 	if tcp != nil {
 		_ = tcp.Close()
+	}
+	if settling {
+		// stop, the deadline and tcp's Close end every wait of follow:
+		// settle sends 'n' and closes the broker stream right away.
+		return nil
 	}
 	return c.broker.Close()
 }

@@ -194,3 +194,37 @@ func TestCloseWhileSettling(t *testing.T) {
 		}
 	})
 }
+
+// A host that gives a stream up while it settles (its call ended: Close)
+// tells the plugin, which stops waiting for its connection at once rather
+// than holding its listener, and the call's method, until acceptWait:
+// whether the host gave up before it read 'u', or while it dialed.
+func TestHostGivesUpWhileSettling(t *testing.T) {
+	ps, hs := newSide(t)
+	const want = "the host will not connect"
+	t.Run("before reading u", func(t *testing.T) {
+		pb, hb := testutil.TCPPair(t)
+		h := New(hb, hs, false)
+		_ = h.Close()
+		p := New(pb, ps, true)
+		defer p.Close()
+		if _, err := p.Read(make([]byte, 1)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("plugin's Read: %v, want an error saying %q", err, want)
+		}
+	})
+	t.Run("while dialing", func(t *testing.T) {
+		pb, hb := testutil.TCPPair(t)
+		var h *Conn
+		SetBeforeDial(func(string) { _ = h.Close() })
+		defer SetBeforeDial(nil)
+		h = New(hb, hs, false)
+		p := New(pb, ps, true)
+		defer p.Close()
+		if _, err := p.Read(make([]byte, 1)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("plugin's Read: %v, want an error saying %q", err, want)
+		}
+		if _, err := h.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("host's Write after its Close: %v, want net.ErrClosed", err)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package contract_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"strconv"
@@ -169,5 +170,53 @@ func TestStreamSideHostWithoutSide(t *testing.T) {
 	// Calls without streams work.
 	if got, err := tt.Echo("x", nil, nil, nil); err != nil || !strings.Contains(got, "x") {
 		t.Errorf("Echo: %q, %v", got, err)
+	}
+}
+
+// Kill while a stream's side connection is still settling: the method has
+// returned (Gen of nothing), and its end frame waits for the host's
+// connection, which the host holds back. The hang-up cancels the call,
+// which ends the wait: the plugin exits at once, not at the end of its
+// wait for the host's connection (20 s) or of its grace (a minute here).
+func TestKillWhileStreamSettles(t *testing.T) {
+	c := host.NewClient(&host.Config{
+		Cmd:       helperCmd("tester"),
+		Plugins:   map[string]plugin.Plugin{"tester": Testers.Plugin(nil)},
+		Logger:    hclog.NewNullLogger(),
+		KillGrace: time.Minute,
+	})
+	t.Cleanup(c.Kill)
+	tt, err := host.Dispense[Tester](c, "tester/one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialing, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	sidestream.SetBeforeDial(func(string) {
+		once.Do(func() { close(dialing) })
+		<-release
+	})
+	defer sidestream.SetBeforeDial(nil)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := tt.Gen(context.Background(), 0, -1, &checkWriter{failAt: -1})
+		errc <- err
+	}()
+	<-dialing
+	killed := make(chan struct{})
+	go func() {
+		c.Kill()
+		close(killed)
+	}()
+	select {
+	case <-killed:
+	case <-time.After(testutil.Slack(10 * time.Second)):
+		t.Errorf("Kill still waiting after %v: the plugin's call waits for its stream's side connection", testutil.Slack(10*time.Second))
+		<-killed
+	}
+	close(release)
+	// The method's answer may have come before the hang-up.
+	if err := <-errc; err != nil && !errors.Is(err, host.ErrProcessExited) {
+		t.Errorf("Gen during Kill: %v, want its answer or ErrProcessExited", err)
 	}
 }

@@ -399,16 +399,19 @@ func (s *inStream) writeVectored(sc *sidestream.Conn, p []byte) (int, error) {
 // end closes the stream when the method returns; a writer's end frame
 // tells the caller that everything written has arrived.
 func (s *inStream) end() {
-	s.stopCtx()
 	s.mu.Lock()
 	failed := s.err != nil
 	s.ended = true
 	s.mu.Unlock()
 	if s.back != nil && !failed {
+		// The call's end (Cancel, hang-up) still cuts this write: it
+		// waits for a side connection still settling (or yamux's
+		// window), and the call is not over until it is done.
 		var hdr [hdrSize]byte
 		putHeader(hdr[:], frameEnd, 0)
 		_, _ = s.conn.Write(hdr[:])
 	}
+	s.stopCtx()
 	_ = s.conn.Close()
 	_ = s.conn.SetReadDeadline(past)
 	if s.back != nil {

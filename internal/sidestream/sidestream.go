@@ -82,7 +82,8 @@ var ErrNoSide = errors.New("this host serves the contract without plugwire's con
 // side listener; the host dials as soon as it reads the address, so only
 // a host kept off the CPU takes long. The stream's end (its call's) ends
 // the wait at once.
-const acceptWait = 2 * wire.HandshakeTimeout
+// A variable for tests.
+var acceptWait = 2 * wire.HandshakeTimeout
 
 // Counters, read by tests: side connections a host dialed and proved, and
 // streams that stayed on the broker stream ('y').
@@ -231,12 +232,20 @@ func (c *Conn) offer(s *Side) (net.Conn, error) {
 		}
 		close(stop)
 	}()
-	conn, err := wire.AcceptHost(ln, s.Secret, time.Now().Add(acceptWait), stop)
+	wait := acceptWait
+	deadline := time.Now().Add(wait)
+	addr := ln.Addr() // AcceptHost closes ln
+	conn, err := wire.AcceptHost(ln, s.Secret, deadline, stop)
 	if err != nil {
-		if wire.IsClosed(refused) && !wire.IsClosed(c.stop) {
-			return nil, fmt.Errorf("side connection at %s: the host will not connect (it failed, or it serves this contract without plugwire's connection: give the contract's Plugin itself to host.Config.Plugins)", ln.Addr())
+		switch {
+		case wire.IsClosed(c.stop):
+		case wire.IsClosed(refused):
+			return nil, fmt.Errorf("side connection at %s: the host will not connect (it failed, or it serves this contract without plugwire's connection: give the contract's Plugin itself to host.Config.Plugins)", addr)
+		case !time.Now().Before(deadline) && !errors.Is(err, wire.ErrVersionMismatch):
+			// Not AcceptHost's words, which speak of a start.
+			return nil, fmt.Errorf("side connection at %s: the host did not connect and prove the secret within %v", addr, wait)
 		}
-		return nil, fmt.Errorf("side connection: %w", err)
+		return nil, fmt.Errorf("side connection at %s: %w", addr, err)
 	}
 	if err := c.setTCP(conn); err != nil {
 		return nil, err
@@ -255,6 +264,8 @@ func (c *Conn) follow(s *Side) (net.Conn, error) {
 	case hdr[0] == frameStay && n == 0:
 		Stayed.Add(1)
 		return c.broker, nil
+	case hdr[0] == frameStay:
+		return nil, fmt.Errorf("%w: a stream's 'y' first frame has a %d-byte body (want none)", wire.ErrHandshake, n)
 	case hdr[0] != frameSide:
 		return nil, fmt.Errorf("%w: a stream's first frame has type %q (want 'u' or 'y')", wire.ErrHandshake, hdr[0])
 	case n > wire.MaxAddressLine:

@@ -132,6 +132,7 @@ func TestFollowRefuses(t *testing.T) {
 	}{
 		{"no side information", nil, "cannot follow a stream"},
 		{"unknown frame", []byte("d\x00\x00\x00\x00"), "first frame has type 'd'"},
+		{"y with a body", []byte("y\x00\x00\x00\x03abc"), "'y' first frame has a 3-byte body"},
 		{"not loopback", append([]byte("u\x00\x00\x00\x0c"), "10.0.0.1:123"...), `"10.0.0.1:123" is not a loopback`},
 		{"long address", []byte("u\x00\x00\x01\x00"), "256 bytes"},
 	} {
@@ -227,4 +228,30 @@ func TestHostGivesUpWhileSettling(t *testing.T) {
 			t.Errorf("host's Write after its Close: %v, want net.ErrClosed", err)
 		}
 	})
+}
+
+// A host that reads 'u' and neither connects nor says 'n' (kept off the
+// CPU, or not plugwire's) ends the plugin's wait after acceptWait, with
+// an error that says so, and nothing is left listening.
+func TestHostNeverDials(t *testing.T) {
+	ps, _ := newSide(t)
+	defer func(d time.Duration) { acceptWait = d }(acceptWait)
+	acceptWait = 300 * time.Millisecond
+	pb, hb := testutil.TCPPair(t)
+	p := New(pb, ps, true)
+	defer p.Close()
+	hdr := make([]byte, hdrSize+wire.MaxAddressLine)
+	n, err := hb.Read(hdr)
+	if err != nil || n < hdrSize || hdr[0] != frameSide {
+		t.Fatalf("first frame %q, %v", hdr[:n], err)
+	}
+	addr := string(hdr[hdrSize:n])
+	_, err = p.Read(make([]byte, 1))
+	if want := "side connection at " + addr + ": the host did not connect and prove the secret within 300ms"; err == nil || err.Error() != want {
+		t.Errorf("plugin's Read: %v, want %q", err, want)
+	}
+	if conn, err := net.Dial("tcp4", addr); err == nil {
+		_ = conn.Close()
+		t.Errorf("the side listener at %s still accepts after the wait", addr)
+	}
 }

@@ -85,6 +85,10 @@ var ErrNoSide = errors.New("this host serves the contract without plugwire's con
 // A variable for tests.
 var acceptWait = 2 * wire.HandshakeTimeout
 
+// noWait bounds the write of a host's 'n': 5 bytes on a stream it wrote
+// nothing else on.
+const noWait = time.Second
+
 // Counters, read by tests: side connections a host dialed and proved, and
 // streams that stayed on the broker stream ('y').
 var (
@@ -162,7 +166,11 @@ func (c *Conn) settle(s *Side, plugin bool) {
 			// until acceptWait, holding its listener and its method's
 			// call: 'n' ends that at once, whatever failed here, the
 			// host's Close (its call ended) included. Not after 'y':
-			// the plugin reads frames there.
+			// the plugin reads frames there. The past deadline of a
+			// caller that gave the stream up (SetDeadline, then Close)
+			// must not stop it: yamux ignores it with window to spare,
+			// a plain connection would not.
+			_ = c.broker.SetWriteDeadline(time.Now().Add(noWait))
 			_ = writeFirst(c.broker, frameNo, "")
 		}
 		// The other side learns at once that the stream failed.

@@ -196,17 +196,22 @@ func TestCloseWhileSettling(t *testing.T) {
 	})
 }
 
-// A host that gives a stream up while it settles (its call ended: Close)
-// tells the plugin, which stops waiting for its connection at once rather
-// than holding its listener, and the call's method, until acceptWait:
-// whether the host gave up before it read 'u', or while it dialed.
+// A host that gives a stream up while it settles (its call ended: a past
+// deadline and Close, as package contract does) tells the plugin, which
+// stops waiting for its connection at once rather than holding its
+// listener, and the call's method, until acceptWait: whether the host gave
+// up before it read 'u', or while it dialed.
 func TestHostGivesUpWhileSettling(t *testing.T) {
 	ps, hs := newSide(t)
 	const want = "the host will not connect"
+	giveUp := func(h *Conn) {
+		_ = h.SetDeadline(past)
+		_ = h.Close()
+	}
 	t.Run("before reading u", func(t *testing.T) {
 		pb, hb := testutil.TCPPair(t)
 		h := New(hb, hs, false)
-		_ = h.Close()
+		giveUp(h)
 		p := New(pb, ps, true)
 		defer p.Close()
 		if _, err := p.Read(make([]byte, 1)); err == nil || !strings.Contains(err.Error(), want) {
@@ -216,7 +221,7 @@ func TestHostGivesUpWhileSettling(t *testing.T) {
 	t.Run("while dialing", func(t *testing.T) {
 		pb, hb := testutil.TCPPair(t)
 		var h *Conn
-		SetBeforeDial(func(string) { _ = h.Close() })
+		SetBeforeDial(func(string) { giveUp(h) })
 		defer SetBeforeDial(nil)
 		h = New(hb, hs, false)
 		p := New(pb, ps, true)

@@ -237,7 +237,7 @@ func TestHostGivesUpWhileSettling(t *testing.T) {
 
 // A host that reads 'u' and neither connects nor says 'n' (kept off the
 // CPU, or not plugwire's) ends the plugin's wait after acceptWait, with
-// an error that says so, and nothing is left listening.
+// an error that says so; nothing is left running (TestMain).
 func TestHostNeverDials(t *testing.T) {
 	ps, _ := newSide(t)
 	defer func(d time.Duration) { acceptWait = d }(acceptWait)
@@ -254,9 +254,5 @@ func TestHostNeverDials(t *testing.T) {
 	_, err = p.Read(make([]byte, 1))
 	if want := "side connection at " + addr + ": the host did not connect and prove the secret within 300ms"; err == nil || err.Error() != want {
 		t.Errorf("plugin's Read: %v, want %q", err, want)
-	}
-	if conn, err := net.Dial("tcp4", addr); err == nil {
-		_ = conn.Close()
-		t.Errorf("the side listener at %s still accepts after the wait", addr)
 	}
 }

@@ -193,6 +193,10 @@ func (s *server) call(a *rpcx.CallArgs, r *rpcx.CallReply) error {
 		}
 		return err
 	}
+	// What the arguments did not take (a caller built with a later
+	// version of the contract) ends now, not with the connection: a
+	// stream's side connection is a listener, then a TCP connection.
+	t.close()
 	out := s.invoke(m, in, r)
 	for _, st := range streams {
 		st.end()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,14 +24,21 @@ import (
 // usual grace and restarted.
 func TestSupervisedHealth(t *testing.T) {
 	t.Parallel()
-	o := host.SupervisorOptions{HealthInterval: 20 * time.Millisecond, HealthTimeout: 50 * time.Millisecond, HealthFailures: 3}
+	// The timeout is the test's bound on a live plugin's answer: a loaded
+	// machine delays Pings by far more than their usual microseconds, and a
+	// healthy plugin failing three in a row would be killed too.
+	o := host.SupervisorOptions{HealthInterval: 20 * time.Millisecond, HealthTimeout: testutil.Slack(500 * time.Millisecond), HealthFailures: 3}
 	s := newSup(t, o, &host.Config{KillGrace: 100 * time.Millisecond}, "serve")
 	c, err := s.Command()
 	if err != nil {
 		t.Fatal(err)
 	}
 	pid := s.next(t, host.EventStarted).Pid
-	sigstop(t, pid)
+	// Not sigstop, which waits to see the process stopped: the health
+	// check may kill it first. The events below are what to wait for.
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
 	u := s.next(t, host.EventUnhealthy)
 	if u.Pid != pid || !errors.Is(u.Err, context.DeadlineExceeded) {
 		t.Errorf("unhealthy event %v", u)

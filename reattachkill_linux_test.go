@@ -17,7 +17,7 @@ import (
 
 // Kill of a client reattached to a debug plugin that is stopped (as at a
 // breakpoint) returns within KillGrace + 1 s even when yamux's sender is
-// stuck in a TCP write: 40 builders each sending a 1 MB Prepare fill the
+// stuck in a TCP write: 40 builders each sending a 320 KiB Prepare fill the
 // socket buffers of a plugin that reads nothing. The stuck Prepares then
 // return errors wrapping ErrProcessExited, and the plugin, resumed, serves
 // the next host.
@@ -45,7 +45,12 @@ func TestKillReattachedStuckInWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.cmd.Process.Signal(syscall.SIGCONT) })
-	big := map[string]any{"blob": strings.Repeat("x", 1<<20)}
+	// Each blob is a little more than a yamux stream window (256 KiB): a
+	// stream sends that much and waits for a window update the stopped
+	// plugin never sends, so 40 of them clog the connection; bigger blobs
+	// clog it no more, and only add encoding work that competes with Kill
+	// for the CPU.
+	big := map[string]any{"blob": strings.Repeat("x", 320<<10)}
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for _, b := range builders {

@@ -118,8 +118,11 @@ func TestStreamSideUnproven(t *testing.T) {
 		_ = conn.SetReadDeadline(time.Now().Add(testutil.Slack(10 * time.Second)))
 		got, err := io.ReadAll(conn)
 		_ = conn.Close()
-		if err != nil || len(got) != wire.GreetingSize || !strings.HasPrefix(string(got), "plugwire") {
-			t.Errorf("connection %d to %s got %d bytes (%q...), %v; want the %d-byte greeting, then the end",
+		// No bytes at all is right too: the listener's accept loop may
+		// close a connection before its handshake wrote the greeting.
+		greeted := len(got) == wire.GreetingSize && strings.HasPrefix(string(got), "plugwire")
+		if err != nil || (len(got) != 0 && !greeted) {
+			t.Errorf("connection %d to %s got %d bytes (%q...), %v; want the %d-byte greeting or nothing, then the end",
 				i, addrs[i/2], len(got), got[:min(len(got), 12)], err, wire.GreetingSize)
 		}
 	}

@@ -397,6 +397,10 @@ func (b *testBuilder) Run(ctx context.Context, build shared.Build, ui shared.Ui)
 		fmt.Fprintln(os.Stderr, "[WARN] a plain warning")
 		log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds).Print("[WARN] a standard log warning")
 		fmt.Fprintln(os.Stderr, "a plain line")
+		// yamux's default logger, as go-plugin leaves it, on races it
+		// recovers from.
+		log.New(os.Stderr, "", log.LstdFlags).Print("[WARN] yamux: Discarding data for stream: 9")
+		log.New(os.Stderr, "", log.LstdFlags).Print("[ERR] yamux: aborted stream open without inflight syn semaphore")
 		l.Error("an entry with a stack", "stack", "goroutine 1 [running]:\nmain.f()\n\t/src/f.go:12 +0x1d")
 		hclog.New(&hclog.LoggerOptions{Name: "acme-vm", Output: os.Stderr}).Info("an hclog text line")
 		fmt.Fprintln(os.Stderr, "[ERROR] the last line")

@@ -164,6 +164,9 @@ func (s *stderrLogger) line(line string) {
 	}
 	if l, rest, ok := cutLevel(line); ok {
 		level, line = l, rest
+		if isYamuxRace(line) {
+			level = hclog.Debug
+		}
 	} else if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
 		s.inPanic = true
 		s.tail.pin(line)
@@ -172,6 +175,25 @@ func (s *stderrLogger) line(line string) {
 		level = hclog.Error
 	}
 	s.l.Log(level, line)
+}
+
+// yamuxRaces are the lines yamux's default logger (go-plugin leaves it on
+// stderr) writes when a stream's data or open crosses its close: a race the
+// session recovers from, and whose consequence, if any, a call's error
+// reports. Logged at Debug rather than as a warning or error the host's
+// user can do nothing about.
+var yamuxRaces = []string{
+	"yamux: Discarding data for stream: ",
+	"yamux: aborted stream open without inflight syn semaphore",
+}
+
+func isYamuxRace(line string) bool {
+	for _, p := range yamuxRaces {
+		if strings.HasPrefix(line, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // levelPrefixes are the "[LEVEL]" prefixes a plain stderr line may start

@@ -51,6 +51,8 @@ func TestPluginLogForwarded(t *testing.T) {
 				{"an entry with a stack", "error", hclog.Error, map[string]string{"stack": "goroutine 1 [running]:\nmain.f()\n    /src/f.go:12 +0x1d"}},
 				{"the last line", "error", hclog.Error, nil},
 				{"a plain line", "debug", hclog.Debug, nil},
+				{"yamux: Discarding data for stream: 9", "debug", hclog.Debug, nil},
+				{"yamux: aborted stream open without inflight syn semaphore", "debug", hclog.Debug, nil},
 				{"stdout after the address", "info", hclog.Info, map[string]string{"stream": "stdout"}},
 			} {
 				got := sink.find(msgIs(tc.msg))
